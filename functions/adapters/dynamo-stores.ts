@@ -1,0 +1,221 @@
+/**
+ * DynamoDB implementations of the domain's stores. Conditional-check failures
+ * become domain answers (false / existing item), never leaked exceptions.
+ */
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { ChatMessage, Membership, MessageClaim, MessageStore, Room, RoomStore } from '../domain/ports.js';
+import { MEMBERSHIPS_BY_USER_INDEX } from './table-schemas.js';
+
+export interface TableNames {
+  rooms: string;
+  memberships: string;
+  messages: string;
+  idempotency: string;
+}
+
+const isConditionFailure = (err: unknown) =>
+  err instanceof Error && err.name === 'ConditionalCheckFailedException';
+
+/** Runs a conditional write; resolves false when its condition did not hold. */
+async function conditional(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET_LIMIT = 100;
+/** How long an idempotency claim is kept: retries later than this create a new message. */
+const CLAIM_TTL_SECONDS = 24 * 60 * 60;
+
+export class DynamoRoomStore implements RoomStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tables: Pick<TableNames, 'rooms' | 'memberships'>,
+  ) {}
+
+  async createRoom(room: Room, owner: Membership): Promise<void> {
+    // Room first: a membership never points at a room that does not exist.
+    await this.db.send(
+      new PutCommand({ TableName: this.tables.rooms, Item: room, ConditionExpression: 'attribute_not_exists(roomId)' }),
+    );
+    await this.db.send(new PutCommand({ TableName: this.tables.memberships, Item: owner }));
+  }
+
+  async getRoom(roomId: string): Promise<Room | null> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.tables.rooms, Key: { roomId } }));
+    return (Item as Room | undefined) ?? null;
+  }
+
+  async getRooms(roomIds: string[]): Promise<Room[]> {
+    const rooms: Room[] = [];
+    for (let i = 0; i < roomIds.length; i += BATCH_GET_LIMIT) {
+      let keys: Record<string, unknown>[] | undefined = roomIds.slice(i, i + BATCH_GET_LIMIT).map((roomId) => ({ roomId }));
+      // Unprocessed keys come back under throttling; ask again until none are left.
+      while (keys?.length) {
+        const out: BatchGetCommandOutput = await this.db.send(
+          new BatchGetCommand({ RequestItems: { [this.tables.rooms]: { Keys: keys } } }),
+        );
+        rooms.push(...((out.Responses?.[this.tables.rooms] ?? []) as Room[]));
+        keys = out.UnprocessedKeys?.[this.tables.rooms]?.Keys;
+      }
+    }
+    return rooms;
+  }
+
+  async getMembership(roomId: string, userId: string): Promise<Membership | null> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tables.memberships, Key: { roomId, userId }, ConsistentRead: true }),
+    );
+    return (Item as Membership | undefined) ?? null;
+  }
+
+  async listMemberships(userId: string): Promise<Membership[]> {
+    const items: Membership[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.tables.memberships,
+          IndexName: MEMBERSHIPS_BY_USER_INDEX,
+          KeyConditionExpression: 'userId = :u',
+          ExpressionAttributeValues: { ':u': userId },
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((out.Items ?? []) as Membership[]));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  addMember(membership: Membership): Promise<boolean> {
+    return conditional(
+      this.db.send(
+        new PutCommand({
+          TableName: this.tables.memberships,
+          Item: membership,
+          ConditionExpression: 'attribute_not_exists(userId)',
+        }),
+      ),
+    );
+  }
+
+  removeMember(roomId: string, userId: string): Promise<boolean> {
+    return conditional(
+      this.db.send(
+        new DeleteCommand({
+          TableName: this.tables.memberships,
+          Key: { roomId, userId },
+          ConditionExpression: 'attribute_exists(userId)',
+        }),
+      ),
+    );
+  }
+}
+
+export class DynamoMessageStore implements MessageStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tables: Pick<TableNames, 'messages' | 'idempotency'>,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async lastSeq(roomId: string): Promise<number> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tables.messages,
+        KeyConditionExpression: 'roomId = :r',
+        ExpressionAttributeValues: { ':r': roomId },
+        ProjectionExpression: 'seq',
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Items?.[0]?.seq as number | undefined) ?? 0;
+  }
+
+  putMessageAtSeq(message: ChatMessage): Promise<boolean> {
+    return conditional(
+      this.db.send(
+        new PutCommand({ TableName: this.tables.messages, Item: message, ConditionExpression: 'attribute_not_exists(seq)' }),
+      ),
+    );
+  }
+
+  async getMessage(roomId: string, seq: number): Promise<ChatMessage | null> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tables.messages, Key: { roomId, seq }, ConsistentRead: true }),
+    );
+    return (Item as ChatMessage | undefined) ?? null;
+  }
+
+  async listMessages(roomId: string, afterSeq: number, limit: number): Promise<ChatMessage[]> {
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tables.messages,
+        KeyConditionExpression: 'roomId = :r AND seq > :after',
+        ExpressionAttributeValues: { ':r': roomId, ':after': afterSeq },
+        ScanIndexForward: true,
+        Limit: limit,
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Items ?? []) as ChatMessage[];
+  }
+
+  async claim(roomId: string, clientKey: string, claim: MessageClaim): Promise<MessageClaim | null> {
+    const key = `${roomId}#${clientKey}`;
+    const item = { key, ...claim, expiresAt: Math.floor(this.clock() / 1000) + CLAIM_TTL_SECONDS };
+    const created = await conditional(
+      this.db.send(
+        new PutCommand({ TableName: this.tables.idempotency, Item: item, ConditionExpression: 'attribute_not_exists(#k)', ExpressionAttributeNames: { '#k': 'key' } }),
+      ),
+    );
+    if (created) return null;
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tables.idempotency, Key: { key }, ConsistentRead: true }),
+    );
+    // Expired between the put and the get: treat as ours next time round.
+    if (!Item) return { ...claim, claimedAt: 0 };
+    const { key: _key, expiresAt: _exp, ...existing } = Item;
+    return existing as MessageClaim;
+  }
+
+  updateClaim(
+    roomId: string,
+    clientKey: string,
+    expectedClaimedAt: number,
+    patch: Partial<MessageClaim>,
+  ): Promise<boolean> {
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+    const names = Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k]));
+    const values = Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v]));
+    return conditional(
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.tables.idempotency,
+          Key: { key: `${roomId}#${clientKey}` },
+          UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+          ConditionExpression: '#claimedAt = :expected',
+          ExpressionAttributeNames: { ...names, '#claimedAt': 'claimedAt' },
+          ExpressionAttributeValues: { ...values, ':expected': expectedClaimedAt },
+        }),
+      ),
+    );
+  }
+}

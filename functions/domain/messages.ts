@@ -1,0 +1,156 @@
+/**
+ * Sending and reading chat messages.
+ *
+ * Sequence numbers: a message is written at `lastSeq + 1` with a conditional
+ * put that fails if that seq is taken; the loser re-reads and tries the next.
+ * Seq n is only ever written after seq n-1 exists, so there are no gaps, and
+ * the condition rules out duplicates — without transactions or a counter that
+ * a crash could leave ahead of the log.
+ *
+ * Idempotency: with a `clientMessageId`, the sender first claims
+ * `(room, user, clientMessageId)` and records on the claim each seq it tries
+ * before writing there. A retry finds the claim and, by looking at that seq,
+ * knows whether the message was stored; a claim whose holder died is taken
+ * over after a lease longer than the function timeout.
+ */
+import { encodeEnvelope, ENVELOPE_VERSION, roomChannel } from '../../protocol/index.js';
+import { conflict, DomainError } from './errors.js';
+import { ErrorCode } from '../../protocol/codes.js';
+import { newMessageId } from './ids.js';
+import type { ChatMessage, MessageClaim, MessageStore, Publisher, RoomStore } from './ports.js';
+import { requireMember } from './rooms.js';
+
+export interface MessageDeps {
+  rooms: RoomStore;
+  messages: MessageStore;
+  publisher: Publisher;
+  now?: () => number;
+  /** How long a claim stays with a request that has not finished; must exceed the function timeout. */
+  claimLeaseMs?: number;
+  /** Attempts at the next seq before giving up with `unavailable` (a very hot room). */
+  maxSeqAttempts?: number;
+}
+
+export const MESSAGE_EVENT = 'message.created';
+const DEFAULT_LEASE_MS = 30_000;
+const DEFAULT_MAX_ATTEMPTS = 100;
+
+export interface SendMessageInput {
+  roomId: string;
+  userId: string;
+  text: string;
+  clientMessageId?: string;
+}
+
+export interface SendResult {
+  message: ChatMessage;
+  /** False when this was a retry of an already stored message. */
+  created: boolean;
+}
+
+export async function sendMessage(deps: MessageDeps, input: SendMessageInput): Promise<SendResult> {
+  const now = deps.now ?? Date.now;
+  await requireMember(deps.rooms, input.roomId, input.userId);
+
+  let messageId = newMessageId();
+  let claim: { key: string; claimedAt: number } | null = null;
+  if (input.clientMessageId !== undefined) {
+    const key = claimKey(input.userId, input.clientMessageId);
+    const mine: MessageClaim = { messageId, userId: input.userId, text: input.text, claimedAt: now() };
+    const existing = await deps.messages.claim(input.roomId, key, mine);
+    if (existing) {
+      const stored = await storedMessageOf(deps.messages, input.roomId, existing);
+      if (stored) return { message: stored, created: false };
+      if (existing.text !== input.text) {
+        throw conflict('This clientMessageId was already used for a different text; use a new clientMessageId');
+      }
+      if (now() - existing.claimedAt < (deps.claimLeaseMs ?? DEFAULT_LEASE_MS)) {
+        throw conflict('A request with this clientMessageId is still in progress; retry shortly');
+      }
+      // The holder died before storing: take the claim over, keeping its message id.
+      const takenAt = now();
+      if (!(await deps.messages.updateClaim(input.roomId, key, existing.claimedAt, { claimedAt: takenAt }))) {
+        throw conflict('A request with this clientMessageId is still in progress; retry shortly');
+      }
+      messageId = existing.messageId;
+      claim = { key, claimedAt: takenAt };
+    } else {
+      claim = { key, claimedAt: mine.claimedAt };
+    }
+  }
+
+  const message = await appendAtNextSeq(deps, input, messageId, claim);
+  // Stored: from here on the message exists whatever happens to the publish.
+  await deps.publisher.publish(
+    roomChannel(input.roomId),
+    encodeEnvelope({
+      v: ENVELOPE_VERSION,
+      kind: 'message',
+      channel: roomChannel(input.roomId),
+      seq: message.seq,
+      id: message.id,
+      event: MESSAGE_EVENT,
+      data: message,
+      ts: Date.parse(message.createdAt),
+    }),
+  );
+  return { message, created: true };
+}
+
+async function appendAtNextSeq(
+  deps: MessageDeps,
+  input: SendMessageInput,
+  id: string,
+  claim: { key: string; claimedAt: number } | null,
+): Promise<ChatMessage> {
+  const maxAttempts = deps.maxSeqAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    const seq = (await deps.messages.lastSeq(input.roomId)) + 1;
+    if (claim && !(await deps.messages.updateClaim(input.roomId, claim.key, claim.claimedAt, { seq }))) {
+      throw conflict('Another request took over this clientMessageId; retry to get the stored message');
+    }
+    const message: ChatMessage = {
+      id,
+      seq,
+      roomId: input.roomId,
+      userId: input.userId,
+      text: input.text,
+      createdAt: new Date((deps.now ?? Date.now)()).toISOString(),
+      ...(input.clientMessageId !== undefined && { clientMessageId: input.clientMessageId }),
+    };
+    if (await deps.messages.putMessageAtSeq(message)) return message;
+    // Lost the race for this seq: back off a little (full jitter) and try the next one.
+    await sleep(Math.random() * Math.min(2 ** attempt, 50));
+  }
+  throw new DomainError(ErrorCode.Unavailable, `Room ${input.roomId} is too busy right now; retry the request`);
+}
+
+/** The message a claim produced, if it was stored (its recorded seq holds our message id). */
+async function storedMessageOf(store: MessageStore, roomId: string, claim: MessageClaim): Promise<ChatMessage | null> {
+  if (claim.seq === undefined) return null;
+  const atSeq = await store.getMessage(roomId, claim.seq);
+  return atSeq?.id === claim.messageId ? atSeq : null;
+}
+
+const claimKey = (userId: string, clientMessageId: string) => `${userId}#${clientMessageId}`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const HISTORY_DEFAULT_LIMIT = 50;
+export const HISTORY_MAX_LIMIT = 200;
+
+export interface HistoryPage {
+  messages: ChatMessage[];
+  /** Pass as `afterSeq` to get the next page; null when this page reached the end. */
+  nextAfterSeq: number | null;
+}
+
+export async function listMessages(
+  deps: Pick<MessageDeps, 'rooms' | 'messages'>,
+  input: { roomId: string; userId: string; afterSeq: number; limit: number },
+): Promise<HistoryPage> {
+  await requireMember(deps.rooms, input.roomId, input.userId);
+  const messages = await deps.messages.listMessages(input.roomId, input.afterSeq, input.limit);
+  const last = messages.at(-1);
+  return { messages, nextAfterSeq: messages.length === input.limit && last ? last.seq : null };
+}

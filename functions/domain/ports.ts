@@ -1,0 +1,65 @@
+/**
+ * Ports the domain depends on. Adapters (DynamoDB, ioredis, Upstash, memory)
+ * implement them; tests and the local stack pass real ones in.
+ */
+export type { Publisher } from '../../broker/types.js';
+
+export interface Room {
+  roomId: string;
+  name: string;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface Membership {
+  roomId: string;
+  userId: string;
+  addedBy: string;
+  joinedAt: string;
+}
+
+export interface ChatMessage {
+  id: string;
+  seq: number;
+  roomId: string;
+  userId: string;
+  text: string;
+  createdAt: string;
+  clientMessageId?: string;
+}
+
+export interface RoomStore {
+  createRoom(room: Room, owner: Membership): Promise<void>;
+  getRoom(roomId: string): Promise<Room | null>;
+  getRooms(roomIds: string[]): Promise<Room[]>;
+  getMembership(roomId: string, userId: string): Promise<Membership | null>;
+  /** Room ids the user belongs to, ordered by room id. */
+  listMemberships(userId: string): Promise<Membership[]>;
+  /** Returns false when the membership already existed (nothing written). */
+  addMember(membership: Membership): Promise<boolean>;
+  /** Returns false when there was no such membership. */
+  removeMember(roomId: string, userId: string): Promise<boolean>;
+}
+
+/** An idempotency claim for `(roomId, clientMessageId)`: who holds it and which seq it last tried. */
+export interface MessageClaim {
+  messageId: string;
+  userId: string;
+  text: string;
+  claimedAt: number;
+  /** Set once the message was written at this seq (or is being attempted there). */
+  seq?: number;
+}
+
+export interface MessageStore {
+  /** Highest stored seq of the room, 0 when empty. Strongly consistent. */
+  lastSeq(roomId: string): Promise<number>;
+  /** Writes the message at its seq; returns false if that seq is already taken. */
+  putMessageAtSeq(message: ChatMessage): Promise<boolean>;
+  getMessage(roomId: string, seq: number): Promise<ChatMessage | null>;
+  listMessages(roomId: string, afterSeq: number, limit: number): Promise<ChatMessage[]>;
+  /** Creates the claim; returns the existing one instead when the key is taken. */
+  claim(roomId: string, clientMessageId: string, claim: MessageClaim): Promise<MessageClaim | null>;
+  /** Records the seq being attempted, only while the claim is still ours (same `claimedAt`). */
+  updateClaim(roomId: string, clientMessageId: string, expectedClaimedAt: number, patch: Partial<MessageClaim>): Promise<boolean>;
+}

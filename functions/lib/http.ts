@@ -1,0 +1,102 @@
+/**
+ * The HTTP edge of every handler: caller identity from the verified JWT
+ * claims, body/query parsing with zod, and error → status mapping with the
+ * documented `{"error":{"code","message"}}` shape.
+ */
+import type {
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+} from 'aws-lambda';
+import { z } from 'zod';
+import { ErrorCode, USER_ID_PATTERN } from '../../protocol/index.js';
+import { DomainError } from '../domain/errors.js';
+import { logger } from './logger.js';
+
+export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** Largest request body accepted, in bytes (API Gateway allows 10 MB; chat needs far less). */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface Caller {
+  userId: string;
+  scopes: string[];
+}
+
+const statusByCode: Record<string, number> = {
+  [ErrorCode.BadRequest]: 400,
+  [ErrorCode.InvalidJson]: 400,
+  [ErrorCode.Unauthorized]: 401,
+  [ErrorCode.Forbidden]: 403,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.Conflict]: 409,
+  [ErrorCode.PayloadTooLarge]: 413,
+  [ErrorCode.RateLimited]: 429,
+  [ErrorCode.Unavailable]: 503,
+};
+
+export const json = (statusCode: number, body: unknown): HttpResult => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+export const errorResponse = (code: string, message: string): HttpResult =>
+  json(statusByCode[code] ?? 500, { error: { code, message } });
+
+/** The caller, from the claims the JWT authorizer verified. Never from the body. */
+export function callerOf(event: HttpEvent): Caller {
+  const claims = event.requestContext.authorizer?.jwt?.claims ?? {};
+  const sub = claims.sub;
+  if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) {
+    throw new DomainError(ErrorCode.Unauthorized, 'The token has no usable `sub` claim');
+  }
+  const scopes = event.requestContext.authorizer?.jwt?.scopes ?? scopesFromClaim(claims.scope);
+  return { userId: sub, scopes };
+}
+
+function scopesFromClaim(scope: unknown): string[] {
+  return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
+}
+
+/** Parses the JSON body against `schema`; oversize → 413, not JSON → 400 invalid_json, wrong shape → 400. */
+export function parseBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.infer<T> {
+  const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
+    throw new DomainError(ErrorCode.PayloadTooLarge, `Request body exceeds ${MAX_BODY_BYTES} bytes`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new DomainError(ErrorCode.InvalidJson, 'Request body is not valid JSON');
+  }
+  return validate(schema, value, 'body');
+}
+
+/** Validates `value` (path parameters, query string) against `schema`. */
+export function validate<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; ');
+  throw new DomainError(ErrorCode.BadRequest, details);
+}
+
+/**
+ * Wraps a handler body: runs it, and turns every thrown error into the
+ * documented error response. Unexpected errors are logged and answered 500
+ * without internals.
+ */
+export function httpHandler(
+  run: (event: HttpEvent, caller: Caller) => Promise<HttpResult>,
+): (event: HttpEvent) => Promise<HttpResult> {
+  return async (event) => {
+    try {
+      return await run(event, callerOf(event));
+    } catch (err) {
+      if (err instanceof DomainError) return errorResponse(err.code, err.message);
+      logger.error({ err, routeKey: event.routeKey, requestId: event.requestContext.requestId }, 'unhandled error');
+      return errorResponse(ErrorCode.Internal, 'Internal error; it has been logged');
+    }
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Deployment settings, read from CDK context (`-c key=value`) and validated up
+ * front: every problem is reported at once, naming the context key to fix.
+ * Context values arrive as strings from the CLI and as any JSON type from
+ * cdk.json or tests, so each reader accepts both.
+ */
+
+export type RedisMode = 'elasticache' | 'upstash';
+
+/** JWT settings when the deployer brings their own identity provider. */
+export interface ExternalJwt {
+  issuer: string;
+  audience: string;
+  jwksUrl: string;
+}
+
+export interface TownsquareConfig {
+  /** @default 'elasticache' */
+  redis: RedisMode;
+  /** Undefined: the stack creates a Cognito user pool and app client. */
+  jwt?: ExternalJwt;
+  /** ACM certificate for the relay load balancer; without it the relays listen on plain HTTP/ws. */
+  certificateArn?: string;
+  /** Secret holding `{restUrl, restToken, redisUrl}`; required with `redis=upstash`. */
+  upstashSecretArn?: string;
+  /** Development stack: data is destroyed with the stack instead of retained. @default false */
+  dev: boolean;
+  /** Origins allowed to call the HTTP API from a browser. @default ['*'] */
+  corsOrigins: string[];
+  /** ElastiCache node type (elasticache mode). @default 'cache.t4g.micro' */
+  redisNodeType: string;
+  /** Relay task count bounds for autoscaling. @default 2 and 10 */
+  relayMinTasks: number;
+  relayMaxTasks: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid Townsquare deployment context:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** Anything with `tryGetContext` (a construct's node) or a plain record. */
+export type ContextSource = { tryGetContext(key: string): unknown } | Record<string, unknown>;
+
+const CERT_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const NODE_TYPE = /^cache\.[a-z0-9]+\.[a-z0-9]+$/;
+
+export function readConfig(source: ContextSource): TownsquareConfig {
+  const get = (key: string): unknown =>
+    typeof source.tryGetContext === 'function'
+      ? (source as { tryGetContext(k: string): unknown }).tryGetContext(key)
+      : (source as Record<string, unknown>)[key];
+  const problems: string[] = [];
+  const str = (key: string): string | undefined => {
+    const v = get(key);
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string') {
+      problems.push(`${key}: expected a string, got ${typeof v}`);
+      return undefined;
+    }
+    return v.trim();
+  };
+  const bool = (key: string): boolean => {
+    const v = get(key);
+    if (v === undefined || v === null || v === '' || v === false || v === 'false') return false;
+    if (v === true || v === 'true') return true;
+    problems.push(`${key}: expected true or false, got ${JSON.stringify(v)}`);
+    return false;
+  };
+  const int = (key: string, def: number, min: number, max: number): number => {
+    const v = get(key);
+    if (v === undefined || v === null || v === '') return def;
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key}: expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    return n;
+  };
+  const httpsUrl = (key: string, value: string | undefined): void => {
+    if (value === undefined) return;
+    try {
+      if (new URL(value).protocol !== 'https:') problems.push(`${key}: must be an https:// URL, got ${value}`);
+    } catch {
+      problems.push(`${key}: not a URL: ${value}`);
+    }
+  };
+
+  const redisRaw = str('redis') ?? 'elasticache';
+  if (redisRaw !== 'elasticache' && redisRaw !== 'upstash') {
+    problems.push(`redis: must be "elasticache" or "upstash", got "${redisRaw}"`);
+  }
+  const redis: RedisMode = redisRaw === 'upstash' ? 'upstash' : 'elasticache';
+
+  const issuer = str('jwtIssuer');
+  const audience = str('jwtAudience');
+  const jwksUrlRaw = str('jwksUrl');
+  httpsUrl('jwtIssuer', issuer);
+  httpsUrl('jwksUrl', jwksUrlRaw);
+  if (issuer && !audience) problems.push('jwtAudience: required when jwtIssuer is given (the API rejects tokens for other audiences)');
+  if (audience && !issuer) problems.push('jwtIssuer: required when jwtAudience is given');
+  if (jwksUrlRaw && !issuer) problems.push('jwksUrl: only meaningful with jwtIssuer (the Cognito default derives its own)');
+  // Auth0, Cognito and most OIDC providers publish keys here; others (Okta) must pass jwksUrl.
+  const jwt =
+    issuer && audience
+      ? { issuer, audience, jwksUrl: jwksUrlRaw ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json` }
+      : undefined;
+
+  const certificateArn = str('certificateArn');
+  if (certificateArn && !CERT_ARN.test(certificateArn)) {
+    problems.push(`certificateArn: not an ACM certificate ARN: ${certificateArn}`);
+  }
+
+  const upstashSecretArn = str('upstashSecretArn');
+  if (redis === 'upstash' && !upstashSecretArn) {
+    problems.push('upstashSecretArn: required with redis=upstash (a Secrets Manager secret holding {restUrl, restToken, redisUrl})');
+  }
+  if (redis === 'elasticache' && upstashSecretArn) {
+    problems.push('upstashSecretArn: given, but redis is "elasticache"; add -c redis=upstash or drop it');
+  }
+  if (upstashSecretArn && !SECRET_ARN.test(upstashSecretArn) && !SECRET_NAME.test(upstashSecretArn)) {
+    problems.push(`upstashSecretArn: neither a Secrets Manager ARN nor a secret name: ${upstashSecretArn}`);
+  }
+
+  const corsOrigins = (str('corsOrigins') ?? '*').split(',').map((o) => o.trim()).filter(Boolean);
+  const redisNodeType = str('redisNodeType') ?? 'cache.t4g.micro';
+  if (!NODE_TYPE.test(redisNodeType)) problems.push(`redisNodeType: not a cache node type: ${redisNodeType}`);
+  if (get('redisNodeType') !== undefined && redis === 'upstash') {
+    problems.push('redisNodeType: only meaningful with redis=elasticache');
+  }
+
+  // Two tasks minimum: one per AZ, so a task or AZ loss leaves a relay to reconnect to.
+  const relayMinTasks = int('relayMinTasks', 2, 2, 100);
+  const relayMaxTasks = int('relayMaxTasks', 10, 2, 1000);
+  if (relayMaxTasks < relayMinTasks) problems.push('relayMaxTasks: must be >= relayMinTasks');
+
+  const dev = bool('dev');
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    redis,
+    ...(jwt && { jwt }),
+    ...(certificateArn && { certificateArn }),
+    ...(upstashSecretArn && { upstashSecretArn }),
+    dev,
+    corsOrigins,
+    redisNodeType,
+    relayMinTasks,
+    relayMaxTasks,
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The VPC, built without NAT gateways (the largest fixed cost of a small VPC):
+ *
+ * - public subnets hold the load balancer and the relay tasks. Relays get a
+ *   public IP for outbound calls (JWKS, ECR, Secrets Manager, Upstash) but
+ *   accept inbound traffic only from the load balancer's security group.
+ * - isolated subnets (ElastiCache mode only) hold Redis and the Lambda
+ *   functions that publish to it. They reach DynamoDB through a gateway
+ *   endpoint and Secrets Manager (the Redis auth token) through an interface
+ *   endpoint; nothing else leaves the VPC.
+ */
+import {
+  FlowLogDestination,
+  GatewayVpcEndpointAwsService,
+  InterfaceVpcEndpointAwsService,
+  IpAddresses,
+  SubnetType,
+  Vpc,
+  type SubnetConfiguration,
+  type SubnetSelection,
+} from 'aws-cdk-lib/aws-ec2';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface NetworkProps {
+  /** Add isolated subnets and the endpoints private workloads need. @default false */
+  isolatedSubnets?: boolean;
+  /** Where VPC flow logs go. */
+  logBucket: IBucket;
+}
+
+export class Network extends Construct {
+  readonly vpc: Vpc;
+  readonly publicSubnets: SubnetSelection = { subnetType: SubnetType.PUBLIC };
+  /** Undefined unless `isolatedSubnets` was requested. */
+  readonly isolatedSubnets?: SubnetSelection;
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    const subnetConfiguration: SubnetConfiguration[] = [{ name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 }];
+    if (props.isolatedSubnets) {
+      subnetConfiguration.push({ name: 'isolated', subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 24 });
+    }
+    this.vpc = new Vpc(this, 'Vpc', {
+      ipAddresses: IpAddresses.cidr('10.40.0.0/16'),
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration,
+      flowLogs: { s3: { destination: FlowLogDestination.toS3(props.logBucket, 'vpc-flow-logs/') } },
+    });
+    // Free, and keeps table traffic of relays and functions on the AWS network.
+    this.vpc.addGatewayEndpoint('DynamoDb', { service: GatewayVpcEndpointAwsService.DYNAMODB });
+
+    if (props.isolatedSubnets) {
+      this.isolatedSubnets = { subnetType: SubnetType.PRIVATE_ISOLATED };
+      // Functions read the Redis auth token at cold start; without NAT this is their only way to Secrets Manager.
+      this.vpc.addInterfaceEndpoint('SecretsManager', {
+        service: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+        subnets: this.isolatedSubnets,
+        privateDnsEnabled: true,
+      });
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * WebSocket frames (JSON text, one object per frame). Client frames are zod
+ * schemas validated by the relay; server frames are typed here so the relay
+ * and the client SDK share one definition.
+ */
+import { z } from 'zod';
+import { MAX_CHANNEL_LENGTH } from './channels.js';
+
+/** A client-chosen correlation id echoed by the reply. */
+const ref = z.union([z.string().max(64), z.number().int()]).optional();
+const channel = z.string().min(1).max(MAX_CHANNEL_LENGTH);
+
+export const AuthFrame = z.object({ type: z.literal('auth'), token: z.string().min(1).max(8192), ref });
+export const SubscribeFrame = z.object({ type: z.literal('subscribe'), channel, ref });
+export const UnsubscribeFrame = z.object({ type: z.literal('unsubscribe'), channel, ref });
+export const SignalFrame = z.object({
+  type: z.literal('signal'),
+  channel,
+  event: z.string().min(1).max(64),
+  data: z.unknown().optional(),
+  ref,
+});
+export const PresenceFrame = z.object({ type: z.literal('presence'), channel, ref });
+export const PingFrame = z.object({ type: z.literal('ping'), ref });
+
+export const ClientFrame = z.discriminatedUnion('type', [
+  AuthFrame,
+  SubscribeFrame,
+  UnsubscribeFrame,
+  SignalFrame,
+  PresenceFrame,
+  PingFrame,
+]);
+export type ClientFrame = z.infer<typeof ClientFrame>;
+export type ClientFrameType = ClientFrame['type'];
+export const CLIENT_FRAME_TYPES: readonly string[] = ClientFrame.options.map((o) => o.shape.type.value);
+
+type Ref = string | number | undefined;
+
+/** Frames the relay sends. */
+export type ServerFrame =
+  | { type: 'welcome'; connectionId: string; userId: string; ref?: Ref }
+  | { type: 'subscribed'; channel: string; ref?: Ref }
+  /** `reason` is set when the relay ends a subscription on its own (e.g. removed from the room). */
+  | { type: 'unsubscribed'; channel: string; ref?: Ref; reason?: string }
+  | { type: 'message'; channel: string; seq: number; id: string; event: string; data: unknown; ts: number }
+  | { type: 'signal'; channel: string; event: string; userId: string; data: unknown }
+  | { type: 'presence'; channel: string; members: Array<{ userId: string; connections: number }>; ref?: Ref }
+  | { type: 'pong'; ref?: Ref }
+  | { type: 'error'; ref?: Ref; code: string; message: string };

@@ -1,0 +1,4 @@
+export * from './channels.js';
+export * from './codes.js';
+export * from './envelope.js';
+export * from './frames.js';

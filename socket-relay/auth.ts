@@ -1,0 +1,68 @@
+/**
+ * Token verification with jose, the way API Gateway's JWT authorizer does it:
+ * signature against the issuer's JWKS, `iss`, `aud` (when configured), `exp`
+ * and `nbf`. Used by the relay for the first frame and by the local API server.
+ */
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { USER_ID_PATTERN } from '../protocol/index.js';
+
+export interface VerifiedToken {
+  userId: string;
+  scopes: string[];
+  /** Epoch milliseconds when the token stops being valid; null when it has no `exp`. */
+  expiresAt: number | null;
+  claims: Record<string, unknown>;
+}
+
+export interface TokenVerifierOptions {
+  /** The issuer's JWKS URL, or a key-set resolver (tests, local stack). */
+  jwks: string | JWTVerifyGetKey;
+  issuer: string;
+  audience?: string;
+  /** Seconds of clock skew tolerated on `exp` / `nbf`. @default 5 */
+  clockToleranceSec?: number;
+}
+
+export class TokenError extends Error {
+  override readonly name = 'TokenError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  // createRemoteJWKSet caches keys and refetches on an unknown `kid`, with a cooldown.
+  const keys = typeof options.jwks === 'string' ? createRemoteJWKSet(new URL(options.jwks)) : options.jwks;
+  return async (token) => {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer: options.issuer,
+        ...(options.audience !== undefined && { audience: options.audience }),
+        clockTolerance: options.clockToleranceSec ?? 5,
+      }));
+    } catch (err) {
+      throw new TokenError(describe(err), { cause: err });
+    }
+    if (typeof payload.sub !== 'string' || !USER_ID_PATTERN.test(payload.sub)) {
+      throw new TokenError('token has no usable sub claim');
+    }
+    const scope = typeof payload.scope === 'string' ? payload.scope : '';
+    return {
+      userId: payload.sub,
+      scopes: scope.split(' ').filter(Boolean),
+      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
+      claims: payload,
+    };
+  };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'token expired';
+  if (err instanceof errors.JWTClaimValidationFailed) return `token claim ${err.claim} is invalid`;
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';
+  if (err instanceof errors.JOSEError) return `token rejected (${err.code})`;
+  return 'token could not be verified';
+}

@@ -1,0 +1,180 @@
+/**
+ * What the relay does with each client frame after authentication. Every
+ * refusal is an `error` frame echoing the `ref`; the connection stays open
+ * unless the client is flooding (4008).
+ */
+import type { Logger } from 'pino';
+import type { Publisher } from '../broker/types.js';
+import {
+  ClientFrame,
+  CLIENT_FRAME_TYPES,
+  CloseCode,
+  encodeEnvelope,
+  ENVELOPE_VERSION,
+  ErrorCode,
+} from '../protocol/index.js';
+import type { ChannelAccess } from './access.js';
+import type { Connection } from './connection.js';
+import type { Hub } from './hub.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Presence } from './presence.js';
+
+export interface CommandContext {
+  hub: Hub;
+  access: ChannelAccess;
+  publisher: Publisher;
+  presence: Presence;
+  logger: Logger;
+  metrics?: RelayMetrics;
+}
+
+type Ref = string | number | undefined;
+
+export function sendError(ctx: CommandContext, connection: Connection, ref: Ref, code: string, message: string): void {
+  ctx.metrics?.clientErrors.inc({ code });
+  connection.send({ type: 'error', ...(ref !== undefined && { ref }), code, message });
+}
+
+/** Parses one text frame; malformed or unknown frames get an error frame. */
+export function parseClientFrame(
+  raw: string,
+): { ok: true; frame: ClientFrame } | { ok: false; ref: Ref; code: string; message: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return { ok: false, ref: undefined, code: ErrorCode.InvalidJson, message: 'Frame is not valid JSON' };
+  }
+  const ref = refOf(value);
+  const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+  if (typeof type !== 'string' || !CLIENT_FRAME_TYPES.includes(type)) {
+    return {
+      ok: false,
+      ref,
+      code: ErrorCode.UnknownType,
+      message: `Unknown frame type ${JSON.stringify(type)?.slice(0, 40)}; expected one of ${CLIENT_FRAME_TYPES.join(', ')}`,
+    };
+  }
+  const parsed = ClientFrame.safeParse(value);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; ');
+    return { ok: false, ref, code: ErrorCode.BadRequest, message: `Invalid ${type} frame: ${details}` };
+  }
+  return { ok: true, frame: parsed.data };
+}
+
+function refOf(value: unknown): Ref {
+  const ref = typeof value === 'object' && value !== null ? (value as { ref?: unknown }).ref : undefined;
+  return typeof ref === 'string' ? ref.slice(0, 64) : typeof ref === 'number' ? ref : undefined;
+}
+
+export async function handleFrame(ctx: CommandContext, connection: Connection, raw: string): Promise<void> {
+  if (!connection.frames.take()) {
+    ctx.metrics?.disconnects.inc({ reason: 'flood' });
+    connection.close(CloseCode.PolicyViolation, 'too many frames');
+    return;
+  }
+  const parsed = parseClientFrame(raw);
+  if (!parsed.ok) return sendError(ctx, connection, parsed.ref, parsed.code, parsed.message);
+  const frame = parsed.frame;
+  switch (frame.type) {
+    case 'auth':
+      return sendError(ctx, connection, frame.ref, ErrorCode.BadRequest, 'Already authenticated');
+    case 'ping':
+      return connection.send({ type: 'pong', ...(frame.ref !== undefined && { ref: frame.ref }) });
+    case 'subscribe':
+      return subscribe(ctx, connection, frame.channel, frame.ref);
+    case 'unsubscribe':
+      return unsubscribe(ctx, connection, frame.channel, frame.ref);
+    case 'signal':
+      return signal(ctx, connection, frame);
+    case 'presence':
+      return presence(ctx, connection, frame.channel, frame.ref);
+  }
+}
+
+async function subscribe(ctx: CommandContext, connection: Connection, channel: string, ref: Ref): Promise<void> {
+  if (connection.subscriptions.has(channel)) {
+    return connection.send({ type: 'subscribed', channel, ...(ref !== undefined && { ref }) });
+  }
+  if (connection.subscriptions.size >= connection.limits.maxSubscriptions) {
+    return sendError(ctx, connection, ref, ErrorCode.TooManySubscriptions, `At most ${connection.limits.maxSubscriptions} subscriptions per connection`);
+  }
+  const startedAt = Date.now();
+  let decision;
+  try {
+    decision = await ctx.access.check(connection.userId, channel);
+  } catch (err) {
+    ctx.logger.error({ err, channel }, 'access check failed');
+    return sendError(ctx, connection, ref, ErrorCode.Unavailable, 'Could not check access right now; retry');
+  }
+  if (!decision.allowed) return sendError(ctx, connection, ref, decision.code, decision.message);
+  if (connection.closed) return;
+  try {
+    const created = await ctx.hub.add(connection, channel);
+    // A revoke published before our broker subscription existed was not seen: check again.
+    const recheck = created ? await ctx.access.check(connection.userId, channel) : { allowed: true };
+    if (!recheck.allowed || ctx.hub.revokedSince(channel, connection.userId, startedAt)) {
+      ctx.hub.remove(connection, channel);
+      return sendError(ctx, connection, ref, ErrorCode.Forbidden, `Access to ${channel} was revoked`);
+    }
+  } catch (err) {
+    ctx.logger.error({ err, channel }, 'broker subscribe failed');
+    return sendError(ctx, connection, ref, ErrorCode.Unavailable, 'Could not subscribe right now; retry');
+  }
+  if (connection.closed) {
+    ctx.hub.remove(connection, channel);
+    return;
+  }
+  await ctx.presence.join(channel, connection);
+  connection.send({ type: 'subscribed', channel, ...(ref !== undefined && { ref }) });
+}
+
+async function unsubscribe(ctx: CommandContext, connection: Connection, channel: string, ref: Ref): Promise<void> {
+  if (!ctx.hub.remove(connection, channel)) {
+    return sendError(ctx, connection, ref, ErrorCode.NotSubscribed, `Not subscribed to ${channel.slice(0, 80)}`);
+  }
+  await ctx.presence.leave(channel, connection);
+  connection.send({ type: 'unsubscribed', channel, ...(ref !== undefined && { ref }) });
+}
+
+async function signal(
+  ctx: CommandContext,
+  connection: Connection,
+  frame: Extract<ClientFrame, { type: 'signal' }>,
+): Promise<void> {
+  if (!connection.subscriptions.has(frame.channel)) {
+    return sendError(ctx, connection, frame.ref, ErrorCode.NotSubscribed, 'Subscribe to a channel before signalling on it');
+  }
+  if (!connection.signals.take()) {
+    return sendError(ctx, connection, frame.ref, ErrorCode.RateLimited, 'Too many signals; slow down');
+  }
+  const envelope = encodeEnvelope({
+    v: ENVELOPE_VERSION,
+    kind: 'signal',
+    channel: frame.channel,
+    event: frame.event,
+    userId: connection.userId,
+    data: frame.data ?? null,
+    origin: connection.id,
+  });
+  try {
+    await ctx.publisher.publish(frame.channel, envelope);
+  } catch (err) {
+    ctx.logger.warn({ err, channel: frame.channel }, 'signal publish failed');
+    sendError(ctx, connection, frame.ref, ErrorCode.Unavailable, 'Signal not delivered; the broker is unavailable');
+  }
+}
+
+async function presence(ctx: CommandContext, connection: Connection, channel: string, ref: Ref): Promise<void> {
+  if (!connection.subscriptions.has(channel)) {
+    return sendError(ctx, connection, ref, ErrorCode.NotSubscribed, 'Subscribe to a channel before asking who is present');
+  }
+  try {
+    const members = await ctx.presence.list(channel);
+    connection.send({ type: 'presence', channel, members, ...(ref !== undefined && { ref }) });
+  } catch (err) {
+    ctx.logger.warn({ err, channel }, 'presence lookup failed');
+    sendError(ctx, connection, ref, ErrorCode.Unavailable, 'Presence is unavailable right now; retry');
+  }
+}

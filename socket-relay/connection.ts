@@ -1,0 +1,92 @@
+/**
+ * One client connection's state: identity, subscriptions, rate limits and a
+ * bounded send queue. It never sees `ws` itself, only a `Transport`, so the
+ * hub and the command logic are testable with a fake socket.
+ */
+import { CloseCode, type ServerFrame } from '../protocol/index.js';
+import { TokenBucket } from './token-bucket.js';
+
+export interface Transport {
+  send(data: string): void;
+  close(code: number, reason: string): void;
+  /** Bytes queued in user space and not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+}
+
+export interface ConnectionLimits {
+  maxSubscriptions: number;
+  maxBufferedBytes: number;
+  frameRate: number;
+  frameBurst: number;
+  signalRate: number;
+}
+
+export class Connection {
+  readonly subscriptions = new Set<string>();
+  readonly frames: TokenBucket;
+  readonly signals: TokenBucket;
+  closed = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly id: string,
+    readonly userId: string,
+    private readonly transport: Transport,
+    readonly limits: ConnectionLimits,
+    private readonly onSlow: (connection: Connection) => void = () => {},
+  ) {
+    this.frames = new TokenBucket(limits.frameRate, limits.frameBurst);
+    this.signals = new TokenBucket(limits.signalRate, limits.signalRate * 2);
+  }
+
+  /**
+   * Writes an already serialized frame. A client whose queue is over the limit
+   * is cut off with 4009 rather than letting its buffer grow without bound.
+   */
+  sendRaw(data: string): void {
+    if (this.closed) return;
+    if (this.transport.bufferedAmount > this.limits.maxBufferedBytes) {
+      this.onSlow(this);
+      this.close(CloseCode.TooSlow, 'too slow to keep up');
+      return;
+    }
+    this.transport.send(data);
+  }
+
+  /**
+   * Runs `task` after every earlier one: commands of one connection are
+   * handled in the order they arrived (subscribe then unsubscribe stays so).
+   */
+  enqueue(task: () => Promise<void>): Promise<void> {
+    const next = this.pending.then(task);
+    this.pending = next.catch(() => {});
+    return next;
+  }
+
+  send(frame: ServerFrame): void {
+    this.sendRaw(JSON.stringify(frame));
+  }
+
+  /** Closes with 4001 when the token expires; the client reconnects with a fresh one. */
+  expireAt(expiresAt: number | null, now = Date.now()): void {
+    if (expiresAt === null) return;
+    // setTimeout overflows above ~24.8 days; tokens live far shorter.
+    const delay = Math.min(Math.max(expiresAt - now, 0), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => this.close(CloseCode.Unauthorized, 'token expired'), delay);
+    this.expiryTimer.unref();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.expiryTimer);
+    this.transport.close(code, reason);
+  }
+
+  /** Called by the server once the socket is gone, whoever closed it. */
+  markClosed(): void {
+    this.closed = true;
+    clearTimeout(this.expiryTimer);
+  }
+}

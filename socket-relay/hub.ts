@@ -1,0 +1,136 @@
+/**
+ * Channel → local connections, and the fan-out from the broker. One broker
+ * subscription per channel per relay, reference-counted: taken by the first
+ * local subscriber, released when the last one leaves.
+ *
+ * Each broker payload is validated once and serialized into a client frame
+ * once; the same string is then written to every local subscriber.
+ */
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/types.js';
+import { decodeEnvelope, type Envelope } from '../protocol/index.js';
+import type { Connection } from './connection.js';
+import type { RelayMetrics } from './metrics.js';
+
+interface ChannelState {
+  members: Set<Connection>;
+  /** Settles when the broker subscription is active. */
+  ready: Promise<void>;
+}
+
+/** How long revocations are remembered, to close the race with an in-flight subscribe. */
+const REVOCATION_MEMORY_MS = 60_000;
+
+export class Hub {
+  private readonly channels = new Map<string, ChannelState>();
+  private readonly revocations = new Map<string, number>();
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly logger: Logger,
+    private readonly metrics?: RelayMetrics,
+    /** Told when a revoke removed a connection from a channel (presence cleanup). */
+    private readonly onRevoked: (connection: Connection, channel: string) => void = () => {},
+  ) {
+    broker.onMessage((channel, payload) => this.dispatch(channel, payload));
+  }
+
+  /**
+   * Adds `connection` to `channel`, subscribing the broker if it is the first
+   * local subscriber. Resolves `true` when this call created the broker
+   * subscription (the caller may want to re-check access after it).
+   */
+  async add(connection: Connection, channel: string): Promise<boolean> {
+    let state = this.channels.get(channel);
+    const created = !state;
+    if (!state) {
+      state = { members: new Set(), ready: this.broker.subscribe(channel) };
+      this.channels.set(channel, state);
+      this.metrics?.channels.set(this.channels.size);
+    }
+    state.members.add(connection);
+    connection.subscriptions.add(channel);
+    try {
+      await state.ready;
+    } catch (err) {
+      this.remove(connection, channel);
+      throw err;
+    }
+    return created;
+  }
+
+  /** Removes `connection` from `channel`; the last local subscriber releases the broker subscription. */
+  remove(connection: Connection, channel: string): boolean {
+    const had = connection.subscriptions.delete(channel);
+    const state = this.channels.get(channel);
+    if (!state?.members.delete(connection)) return had;
+    if (state.members.size === 0) {
+      this.channels.delete(channel);
+      this.metrics?.channels.set(this.channels.size);
+      this.broker.unsubscribe(channel).catch((err) => this.logger.warn({ err, channel }, 'broker unsubscribe failed'));
+    }
+    return had;
+  }
+
+  removeAll(connection: Connection): void {
+    for (const channel of [...connection.subscriptions]) this.remove(connection, channel);
+  }
+
+  /** Whether `userId` lost access to `channel` at or after `since` (epoch ms). */
+  revokedSince(channel: string, userId: string, since: number): boolean {
+    const at = this.revocations.get(`${channel}\n${userId}`);
+    return at !== undefined && at >= since;
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  subscriberCount(channel: string): number {
+    return this.channels.get(channel)?.members.size ?? 0;
+  }
+
+  private dispatch(channel: string, payload: string): void {
+    const state = this.channels.get(channel);
+    if (!state) return; // unsubscribed while the message was in flight
+    const envelope = decodeEnvelope(payload);
+    if (!envelope || envelope.channel !== channel) {
+      this.metrics?.invalidEnvelopes.inc();
+      this.logger.warn({ channel, payload: payload.slice(0, 200) }, 'dropped invalid envelope');
+      return;
+    }
+    this.metrics?.envelopes.inc({ kind: envelope.kind });
+    if (envelope.kind === 'revoke') return this.revoke(state, envelope);
+    const frame = frameOf(envelope);
+    const origin = envelope.kind === 'signal' ? envelope.origin : undefined;
+    let delivered = 0;
+    for (const connection of state.members) {
+      if (connection.id === origin) continue;
+      connection.sendRaw(frame);
+      delivered++;
+    }
+    this.metrics?.deliveries.inc(delivered);
+  }
+
+  private revoke(state: ChannelState, envelope: Extract<Envelope, { kind: 'revoke' }>): void {
+    const now = Date.now();
+    this.revocations.set(`${envelope.channel}\n${envelope.userId}`, now);
+    for (const [key, at] of this.revocations) if (now - at > REVOCATION_MEMORY_MS) this.revocations.delete(key);
+    for (const connection of [...state.members]) {
+      if (connection.userId !== envelope.userId) continue;
+      this.remove(connection, envelope.channel);
+      this.onRevoked(connection, envelope.channel);
+      connection.send({ type: 'unsubscribed', channel: envelope.channel, reason: 'access_revoked' });
+    }
+  }
+}
+
+/** The client frame for a broker envelope, serialized once per message. */
+function frameOf(envelope: Exclude<Envelope, { kind: 'revoke' }>): string {
+  if (envelope.kind === 'message') {
+    const { channel, seq, id, event, data, ts } = envelope;
+    return JSON.stringify({ type: 'message', channel, seq, id, event, data, ts });
+  }
+  const { channel, event, userId, data } = envelope;
+  return JSON.stringify({ type: 'signal', channel, event, userId, data });
+}

@@ -1,0 +1,48 @@
+/**
+ * Prometheus metrics for the relay (served on `/metrics`). Counters on the hot
+ * path are incremented once per message, not once per delivery.
+ */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createRelayMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    connections: new Gauge({ name: 'relay_connections', help: 'Open authenticated connections', registers: [registry] }),
+    channels: new Gauge({ name: 'relay_channels', help: 'Channels with a broker subscription', registers: [registry] }),
+    envelopes: new Counter({
+      name: 'relay_envelopes_total',
+      help: 'Envelopes received from the broker, by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    invalidEnvelopes: new Counter({
+      name: 'relay_invalid_envelopes_total',
+      help: 'Broker payloads dropped because they failed validation',
+      registers: [registry],
+    }),
+    deliveries: new Counter({ name: 'relay_deliveries_total', help: 'Frames written to client sockets by fan-out', registers: [registry] }),
+    disconnects: new Counter({
+      name: 'relay_disconnects_total',
+      help: 'Connections closed by the relay, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    clientErrors: new Counter({
+      name: 'relay_client_errors_total',
+      help: 'Error frames sent to clients, by code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    brokerEvents: new Counter({
+      name: 'relay_broker_events_total',
+      help: 'Broker connection events (error, reconnecting, ready)',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type RelayMetrics = ReturnType<typeof createRelayMetrics>;

@@ -1,0 +1,207 @@
+/**
+ * The relay's network edge, and the only module that imports `ws`: one HTTP
+ * server for `/ws` (clients), `/healthz` (load balancer) and `/metrics`
+ * (Prometheus); first-frame authentication under a deadline; heartbeats;
+ * draining on shutdown.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Broker } from '../broker/types.js';
+import { AuthFrame, CloseCode, ErrorCode } from '../protocol/index.js';
+import type { ChannelAccess } from './access.js';
+import type { TokenVerifier } from './auth.js';
+import { handleFrame, parseClientFrame, type CommandContext } from './commands.js';
+import { Connection, type ConnectionLimits } from './connection.js';
+import { Hub } from './hub.js';
+import type { RelayMetrics } from './metrics.js';
+import type { Presence } from './presence.js';
+
+export interface RelayOptions {
+  broker: Broker;
+  verifyToken: TokenVerifier;
+  access: ChannelAccess;
+  presence: Presence;
+  logger: Logger;
+  metrics: RelayMetrics;
+  limits: ConnectionLimits;
+  maxPayloadBytes: number;
+  authTimeoutMs: number;
+  heartbeatMs: number;
+  /** Whether the broker can currently deliver (reported by `/healthz`). */
+  brokerHealthy?: () => boolean;
+}
+
+export interface Relay {
+  readonly server: Server;
+  readonly hub: Hub;
+  listen(port: number, host?: string): Promise<AddressInfo>;
+  /** Stops accepting, closes every client with 1012, waits for them (at most `timeoutMs`). */
+  drain(timeoutMs: number): Promise<void>;
+  connectionCount(): number;
+}
+
+/** Bytes an unauthenticated socket may send before its auth frame (the auth frame itself). */
+const PRE_AUTH_MAX_BYTES = 16 * 1024;
+
+export function createRelay(options: RelayOptions): Relay {
+  const { logger, metrics } = options;
+  const connections = new Map<WebSocket, Connection>();
+  const hub = new Hub(options.broker, logger, metrics, (connection, channel) => {
+    void options.presence.leave(channel, connection);
+  });
+  const ctx: CommandContext = {
+    hub,
+    access: options.access,
+    publisher: options.broker,
+    presence: options.presence,
+    logger,
+    metrics,
+  };
+  let draining = false;
+  /** Sockets that answered the last heartbeat ping. */
+  const answeredPing = new WeakSet<WebSocket>();
+
+  const server = createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      const healthy = !draining && (options.brokerHealthy?.() ?? true);
+      res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: draining ? 'draining' : healthy ? 'ok' : 'broker_unavailable', connections: connections.size }));
+    } else if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: ErrorCode.NotFound, message: 'Connect WebSockets to /ws' } }));
+    }
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false });
+
+  server.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').split('?')[0] !== '/ws' || draining) {
+      socket.end(`HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, req));
+  });
+
+  function onSocket(ws: WebSocket, req: IncomingMessage): void {
+    let connection: Connection | null = null;
+    answeredPing.add(ws);
+    ws.on('pong', () => answeredPing.add(ws));
+
+    const authDeadline = setTimeout(() => ws.close(CloseCode.Unauthorized, 'no auth frame in time'), options.authTimeoutMs);
+    ws.on('error', (err) => logger.debug({ err }, 'socket error'));
+    ws.on('close', (code) => {
+      clearTimeout(authDeadline);
+      if (!connection) return;
+      connection.markClosed();
+      for (const channel of connection.subscriptions) void options.presence.leave(channel, connection);
+      hub.removeAll(connection);
+      connections.delete(ws);
+      metrics.connections.set(connections.size);
+      logger.debug({ connectionId: connection.id, code }, 'connection closed');
+    });
+
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) {
+        ws.close(CloseCode.PolicyViolation, 'binary frames are not supported');
+        return;
+      }
+      const text = data.toString();
+      if (connection) {
+        const current = connection;
+        void current.enqueue(() => handleFrame(ctx, current, text)).catch((err) => logger.error({ err }, 'frame handling failed'));
+        return;
+      }
+      void authenticate(ws, req, text, authDeadline).then((c) => (connection = c));
+    });
+  }
+
+  async function authenticate(ws: WebSocket, req: IncomingMessage, text: string, deadline: NodeJS.Timeout) {
+    if (Buffer.byteLength(text) > PRE_AUTH_MAX_BYTES) {
+      ws.close(CloseCode.Unauthorized, 'auth frame too large');
+      return null;
+    }
+    const parsed = parseClientFrame(text);
+    const auth = parsed.ok ? AuthFrame.safeParse(parsed.frame) : null;
+    if (!auth?.success) {
+      ws.close(CloseCode.Unauthorized, 'first frame must be {"type":"auth","token":...}');
+      return null;
+    }
+    ws.pause(); // nothing else is read until we know who this is
+    try {
+      const token = await options.verifyToken(auth.data.token);
+      clearTimeout(deadline);
+      if (ws.readyState !== ws.OPEN) return null;
+      const connection = new Connection(randomUUID(), token.userId, transportOf(ws), options.limits, () =>
+        metrics.disconnects.inc({ reason: 'slow' }),
+      );
+      connection.expireAt(token.expiresAt);
+      connections.set(ws, connection);
+      metrics.connections.set(connections.size);
+      connection.send({ type: 'welcome', connectionId: connection.id, userId: token.userId, ...(auth.data.ref !== undefined && { ref: auth.data.ref }) });
+      logger.debug({ connectionId: connection.id, userId: token.userId, ip: req.socket.remoteAddress }, 'authenticated');
+      return connection;
+    } catch (err) {
+      metrics.disconnects.inc({ reason: 'unauthorized' });
+      ws.close(CloseCode.Unauthorized, err instanceof Error ? err.message.slice(0, 100) : 'unauthorized');
+      return null;
+    } finally {
+      ws.resume();
+    }
+  }
+
+  // Heartbeat: a socket that did not answer the previous ping is half-open.
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!answeredPing.delete(ws)) {
+        metrics.disconnects.inc({ reason: 'heartbeat' });
+        ws.terminate();
+        continue;
+      }
+      ws.ping();
+    }
+  }, options.heartbeatMs);
+  heartbeat.unref();
+
+  return {
+    server,
+    hub,
+    connectionCount: () => connections.size,
+    listen(port, host = '0.0.0.0') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve(server.address() as AddressInfo));
+      });
+    },
+    async drain(timeoutMs) {
+      draining = true;
+      clearInterval(heartbeat);
+      server.close();
+      for (const ws of wss.clients) ws.close(CloseCode.RelayRestarting, 'relay restarting');
+      const deadline = Date.now() + timeoutMs;
+      while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const ws of wss.clients) ws.terminate();
+      server.closeAllConnections();
+    },
+  };
+}
+
+function transportOf(ws: WebSocket) {
+  return {
+    send: (data: string) => ws.send(data),
+    close: (code: number, reason: string) => {
+      ws.close(code, reason);
+      // A client that never answers the close handshake is dropped anyway.
+      setTimeout(() => ws.terminate(), 2000).unref();
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * A token bucket: `rate` tokens per second up to `burst`. Refilled lazily on
+ * each take, so an idle connection costs nothing.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = burst;
+    this.updatedAt = now();
+  }
+
+  /** Takes one token; false when the bucket is empty. */
+  take(): boolean {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.rate);
+    this.updatedAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
