@@ -41,11 +41,30 @@ const BATCH_GET_LIMIT = 100;
 /** How long an idempotency claim is kept: retries later than this create a new message. */
 const CLAIM_TTL_SECONDS = 24 * 60 * 60;
 
+/** Read-only membership lookups: all the relay needs (and all its IAM role allows). */
+export class DynamoMembershipReader {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly membershipsTable: string,
+  ) {}
+
+  async getMembership(roomId: string, userId: string): Promise<Membership | null> {
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.membershipsTable, Key: { roomId, userId }, ConsistentRead: true }),
+    );
+    return (Item as Membership | undefined) ?? null;
+  }
+}
+
 export class DynamoRoomStore implements RoomStore {
+  private readonly memberships: DynamoMembershipReader;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tables: Pick<TableNames, 'rooms' | 'memberships'>,
-  ) {}
+  ) {
+    this.memberships = new DynamoMembershipReader(db, tables.memberships);
+  }
 
   async createRoom(room: Room, owner: Membership): Promise<void> {
     // Room first: a membership never points at a room that does not exist.
@@ -76,11 +95,8 @@ export class DynamoRoomStore implements RoomStore {
     return rooms;
   }
 
-  async getMembership(roomId: string, userId: string): Promise<Membership | null> {
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tables.memberships, Key: { roomId, userId }, ConsistentRead: true }),
-    );
-    return (Item as Membership | undefined) ?? null;
+  getMembership(roomId: string, userId: string): Promise<Membership | null> {
+    return this.memberships.getMembership(roomId, userId);
   }
 
   async listMemberships(userId: string): Promise<Membership[]> {

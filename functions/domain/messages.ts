@@ -59,11 +59,11 @@ export async function sendMessage(deps: MessageDeps, input: SendMessageInput): P
     const mine: MessageClaim = { messageId, userId: input.userId, text: input.text, claimedAt: now() };
     const existing = await deps.messages.claim(input.roomId, key, mine);
     if (existing) {
-      const stored = await storedMessageOf(deps.messages, input.roomId, existing);
-      if (stored) return { message: stored, created: false };
       if (existing.text !== input.text) {
         throw conflict('This clientMessageId was already used for a different text; use a new clientMessageId');
       }
+      const stored = await storedMessageOf(deps.messages, input.roomId, existing);
+      if (stored) return { message: stored, created: false };
       if (now() - existing.claimedAt < (deps.claimLeaseMs ?? DEFAULT_LEASE_MS)) {
         throw conflict('A request with this clientMessageId is still in progress; retry shortly');
       }

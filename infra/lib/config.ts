@@ -21,6 +21,8 @@ export interface TownsquareConfig {
   jwt?: ExternalJwt;
   /** ACM certificate for the relay load balancer; without it the relays listen on plain HTTP/ws. */
   certificateArn?: string;
+  /** DNS name (covered by the certificate) that you point at the load balancer; used in the WebSocketUrl output. */
+  relayDomain?: string;
   /** Secret holding `{restUrl, restToken, redisUrl}`; required with `redis=upstash`. */
   upstashSecretArn?: string;
   /** Development stack: data is destroyed with the stack instead of retained. @default false */
@@ -115,6 +117,12 @@ export function readConfig(source: ContextSource): TownsquareConfig {
     problems.push(`certificateArn: not an ACM certificate ARN: ${certificateArn}`);
   }
 
+  const relayDomain = str('relayDomain');
+  if (relayDomain && !certificateArn) problems.push('relayDomain: only meaningful with certificateArn (it names the TLS host)');
+  if (relayDomain && !/^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$/i.test(relayDomain)) {
+    problems.push(`relayDomain: not a DNS name: ${relayDomain}`);
+  }
+
   const upstashSecretArn = str('upstashSecretArn');
   if (redis === 'upstash' && !upstashSecretArn) {
     problems.push('upstashSecretArn: required with redis=upstash (a Secrets Manager secret holding {restUrl, restToken, redisUrl})');
@@ -144,6 +152,7 @@ export function readConfig(source: ContextSource): TownsquareConfig {
     redis,
     ...(jwt && { jwt }),
     ...(certificateArn && { certificateArn }),
+    ...(relayDomain && { relayDomain }),
     ...(upstashSecretArn && { upstashSecretArn }),
     dev,
     corsOrigins,

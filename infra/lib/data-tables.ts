@@ -2,11 +2,12 @@
  * The DynamoDB tables, built from the shared key schemas so the cloud tables
  * and the local (dynalite) ones cannot drift apart.
  */
-import { RemovalPolicy, Stack, type CfnElement } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption, type Attribute } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import type { TableName } from '../../functions/routes.js';
 import { tableEnvVar, tableSchemas, type KeyAttribute } from '../../functions/adapters/table-schemas.js';
+import { wildcardResourceFinding } from './nag.js';
 
 export interface DataTablesProps {
   /** Destroy tables with the stack (dev stacks) instead of retaining them. @default false */
@@ -61,8 +62,7 @@ export class DataTables extends Construct {
    */
   indexFinding(name: TableName): string | undefined {
     if (!tableSchemas[name].globalIndexes?.length) return undefined;
-    const logicalId = Stack.of(this).getLogicalId(this.tables[name].node.defaultChild as CfnElement);
-    return `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`;
+    return wildcardResourceFinding(this.tables[name], '/index/*');
   }
 }
 

@@ -61,9 +61,9 @@ export class Identity extends Construct {
           'MFA is the application owner\'s choice per user population; the default pool is a starting point and documents how to require it (docs/deploy.md).',
       },
       {
-        id: 'AwsSolutions-COG3',
+        id: 'AwsSolutions-COG8',
         reason:
-          'Threat protection needs the Cognito Plus feature plan (per-MAU cost); left to the deployer. Self sign-up is disabled, which removes the main abuse path.',
+          'The Plus feature plan (threat protection) is billed per monthly active user; left to the deployer. Self sign-up is disabled, which removes the main abuse path.',
       },
     );
     this.userPool = pool;

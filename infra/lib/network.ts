@@ -13,9 +13,12 @@ import {
   FlowLogDestination,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
+  InterfaceVpcEndpoint,
   IpAddresses,
   SubnetType,
   Vpc,
+  Port,
+  type ISecurityGroup,
   type SubnetConfiguration,
   type SubnetSelection,
 } from 'aws-cdk-lib/aws-ec2';
@@ -34,6 +37,8 @@ export class Network extends Construct {
   readonly publicSubnets: SubnetSelection = { subnetType: SubnetType.PUBLIC };
   /** Undefined unless `isolatedSubnets` was requested. */
   readonly isolatedSubnets?: SubnetSelection;
+  /** Secrets Manager endpoint in the isolated subnets (with `isolatedSubnets`). */
+  readonly secretsManagerEndpoint?: InterfaceVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -54,11 +59,19 @@ export class Network extends Construct {
     if (props.isolatedSubnets) {
       this.isolatedSubnets = { subnetType: SubnetType.PRIVATE_ISOLATED };
       // Functions read the Redis auth token at cold start; without NAT this is their only way to Secrets Manager.
-      this.vpc.addInterfaceEndpoint('SecretsManager', {
+      // Closed by default: clients are let in one security group at a time (allowSecretsManagerFrom).
+      this.secretsManagerEndpoint = this.vpc.addInterfaceEndpoint('SecretsManager', {
         service: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
         subnets: this.isolatedSubnets,
         privateDnsEnabled: true,
+        open: false,
       });
     }
+  }
+
+  /** Lets a security group in the isolated subnets reach Secrets Manager (HTTPS). */
+  allowSecretsManagerFrom(securityGroup: ISecurityGroup, description: string): void {
+    if (!this.secretsManagerEndpoint) throw new Error('Network: no Secrets Manager endpoint without isolatedSubnets');
+    this.secretsManagerEndpoint.connections.allowFrom(securityGroup, Port.tcp(443), description);
   }
 }

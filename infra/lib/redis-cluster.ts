@@ -90,11 +90,6 @@ export class RedisCluster extends Construct implements PubSub {
       // Pub/sub holds no data worth restoring.
       snapshotRetentionLimit: 0,
     });
-    Validations.of(this.replicationGroup).acknowledge({
-      id: 'AwsSolutions-AEC5',
-      reason:
-        'Clients and docs assume 6379; a non-default port is obscurity, not control. Access is limited by security group to two client groups, TLS and an AUTH token.',
-    });
 
     this.url = `rediss://${this.replicationGroup.attrConfigurationEndPointAddress}:${REDIS_PORT}`;
     this.functionPlacement = { vpc: props.vpc, subnets: props.subnets };

@@ -1,0 +1,208 @@
+/**
+ * The HTTP API: one JWT authorizer in front of every route, one bundled
+ * NodejsFunction per route, and per-route least-privilege grants read from
+ * functions/routes.ts (a route that only reads a table gets no write action on it).
+ */
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import {
+  CorsHttpMethod,
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  LogGroupLogDestination,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { SecurityGroup, type ISecurityGroup } from 'aws-cdk-lib/aws-ec2';
+import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { basename, join } from 'node:path';
+import type { RouteDefinition, TableName } from '../../functions/routes.js';
+import { ESM_REQUIRE_BANNER, LAMBDA_EXTERNAL_MODULES, LAMBDA_MAIN_FIELDS, LAMBDA_NODE_TARGET } from './bundling.js';
+import type { DataTables } from './data-tables.js';
+import type { PubSub } from './pubsub.js';
+
+export interface ApiFunctionsProps {
+  routes: readonly RouteDefinition[];
+  /** Absolute path of the repository root (route entries are relative to it). */
+  projectRoot: string;
+  data: DataTables;
+  pubsub: PubSub;
+  jwt: { issuer: string; audience: string };
+  /** @default ['*'] (tokens travel in a header, not cookies, so a wildcard leaks nothing) */
+  corsOrigins?: string[];
+  /** @default false */
+  destroyOnRemoval?: boolean;
+}
+
+const METHODS: Record<string, HttpMethod> = {
+  GET: HttpMethod.GET,
+  POST: HttpMethod.POST,
+  PUT: HttpMethod.PUT,
+  PATCH: HttpMethod.PATCH,
+  DELETE: HttpMethod.DELETE,
+};
+
+export class ApiFunctions extends Construct {
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  readonly authorizer: HttpJwtAuthorizer;
+  /** Keyed by route key, e.g. `POST /rooms`. */
+  readonly functions: ReadonlyMap<string, NodejsFunction>;
+  /** The security group of the functions that run in the VPC (ElastiCache mode). */
+  readonly securityGroup?: ISecurityGroup;
+
+  constructor(scope: Construct, id: string, props: ApiFunctionsProps) {
+    super(scope, id);
+    validateRoutes(props.routes);
+    const removalPolicy = props.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+
+    this.api = new HttpApi(this, 'Api', {
+      description: 'Townsquare HTTP API',
+      createDefaultStage: false,
+      corsPreflight: {
+        allowOrigins: props.corsOrigins ?? ['*'],
+        allowMethods: [CorsHttpMethod.ANY],
+        allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+        maxAge: Duration.hours(1),
+      },
+    });
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      autoDeploy: true,
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
+      // Cheap insurance against a runaway client; raise per deployment as needed.
+      throttle: { rateLimit: 500, burstLimit: 1000 },
+    });
+    this.authorizer = new HttpJwtAuthorizer('JwtAuthorizer', props.jwt.issuer, {
+      jwtAudience: [props.jwt.audience],
+      identitySource: ['$request.header.Authorization'],
+    });
+
+    const placement = props.pubsub.functionPlacement;
+    if (placement && props.routes.some((r) => r.publishes)) {
+      const sg = new SecurityGroup(this, 'FunctionsSecurityGroup', {
+        vpc: placement.vpc,
+        description: 'Townsquare publishing functions (Redis client)',
+        // Isolated subnets: the only reachable destinations are Redis and the VPC endpoints.
+        allowAllOutbound: true,
+      });
+      props.pubsub.allowClient(sg, 'Redis from publishing functions');
+      this.securityGroup = sg;
+    }
+
+    const functions = new Map<string, NodejsFunction>();
+    for (const route of props.routes) {
+      functions.set(route.routeKey, this.addRoute(route, props, removalPolicy));
+    }
+    this.functions = functions;
+  }
+
+  private addRoute(route: RouteDefinition, props: ApiFunctionsProps, removalPolicy: RemovalPolicy): NodejsFunction {
+    const [method, path] = route.routeKey.split(' ') as [string, string];
+    const id = pascal(basename(route.entry).replace(/\.[cm]?[jt]s$/, ''));
+    const logGroup = new LogGroup(this, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy });
+    // Own role instead of AWSLambdaBasicExecutionRole: it may write to its own log group only.
+    const role = new Role(this, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Townsquare ${route.routeKey}`,
+    });
+    logGroup.grantWrite(role);
+
+    const inVpc = route.publishes && props.pubsub.functionPlacement !== undefined;
+    if (inVpc) {
+      role.addManagedPolicy(ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'));
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason: 'Lambda needs the ENI permissions of this AWS-maintained policy to attach a function to the VPC.',
+      });
+    }
+
+    const tables = [...new Set<TableName>([...route.reads, ...route.writes])];
+    const fn = new NodejsFunction(this, id, {
+      entry: join(props.projectRoot, route.entry),
+      handler: 'handler',
+      projectRoot: props.projectRoot,
+      depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      role,
+      logGroup,
+      description: `Townsquare ${route.routeKey}`,
+      environment: {
+        ...props.data.env(tables),
+        ...(route.publishes ? props.pubsub.functionEnvironment : {}),
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      ...(inVpc && {
+        vpc: props.pubsub.functionPlacement!.vpc,
+        vpcSubnets: props.pubsub.functionPlacement!.subnets,
+        securityGroups: [this.securityGroup!],
+      }),
+      bundling: {
+        format: OutputFormat.ESM,
+        target: LAMBDA_NODE_TARGET,
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.EXTERNAL,
+        sourcesContent: false,
+        externalModules: LAMBDA_EXTERNAL_MODULES,
+        mainFields: LAMBDA_MAIN_FIELDS,
+        banner: ESM_REQUIRE_BANNER,
+        forceDockerBundling: false,
+      },
+    });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to Node.js 22 (the supported LTS line the design targets); move to the next LTS deliberately, after testing.',
+    });
+
+    for (const t of route.reads) props.data.tables[t].grantReadData(fn);
+    for (const t of route.writes) props.data.tables[t].grantWriteData(fn);
+    for (const t of tables) {
+      const finding = props.data.indexFinding(t);
+      if (!finding) continue;
+      Validations.of(role).acknowledge({
+        id: finding,
+        reason: `The ${t} table's own secondary indexes (CDK grants cover them); no other table or account resource.`,
+      });
+    }
+    if (route.publishes) props.pubsub.grantPublish(fn);
+
+    this.api.addRoutes({
+      path,
+      methods: [METHODS[method]!],
+      integration: new HttpLambdaIntegration(`${id}Integration`, fn),
+      authorizer: this.authorizer,
+    });
+    return fn;
+  }
+}
+
+/** Every problem in the route table at once. */
+function validateRoutes(routes: readonly RouteDefinition[]): void {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const ids = new Set<string>();
+  for (const r of routes) {
+    const [method, path, extra] = r.routeKey.split(' ');
+    if (!method || !METHODS[method] || !path?.startsWith('/') || extra !== undefined) {
+      problems.push(`${r.routeKey}: expected "<GET|POST|PUT|PATCH|DELETE> /path"`);
+    }
+    if (seen.has(r.routeKey)) problems.push(`${r.routeKey}: duplicate route`);
+    seen.add(r.routeKey);
+    const id = basename(r.entry);
+    if (ids.has(id)) problems.push(`${r.routeKey}: entry file name ${id} is used by another route`);
+    ids.add(id);
+    if (!/\.[cm]?[jt]s$/.test(r.entry)) problems.push(`${r.routeKey}: entry ${r.entry} is not a .ts/.js file`);
+  }
+  if (problems.length) throw new Error(`Invalid routes in functions/routes.ts:\n  - ${problems.join('\n  - ')}`);
+}
+
+const pascal = (s: string): string => s.replace(/(^|[-_.])([a-z0-9])/g, (_, __, c: string) => c.toUpperCase());

@@ -1,0 +1,258 @@
+/**
+ * The WebSocket relay fleet: Fargate tasks built from socket-relay/Dockerfile,
+ * behind an internet-facing ALB whose idle timeout lets quiet sockets live for
+ * an hour (the relay's own heartbeats keep them well inside it).
+ *
+ * Shutdown order: ECS deregisters a task and waits the deregistration delay
+ * (30 s, longer than the relay's 10 s DRAIN_TIMEOUT_MS) before SIGTERM; the
+ * container then has stopTimeout (45 s) to send 1012 and exit before SIGKILL.
+ *
+ * Scaling: CPU at 60 %, and live connections per task. ALB metrics cannot give
+ * the latter honestly (RequestCountPerTarget counts WebSocket *upgrades*, i.e.
+ * connection churn, not the sockets held open), so each relay reports its own
+ * count as a CloudWatch embedded-metric log line; see RELAY_METRICS_* below.
+ */
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Peer, Port, SecurityGroup, type SubnetSelection, type Vpc } from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import {
+  Cluster,
+  ContainerImage,
+  ContainerInsights,
+  CpuArchitecture,
+  FargateService,
+  FargateTaskDefinition,
+  LogDrivers,
+  OperatingSystemFamily,
+} from 'aws-cdk-lib/aws-ecs';
+import {
+  ApplicationLoadBalancer,
+  ApplicationProtocol,
+  ListenerAction,
+  ListenerCertificate,
+  SslPolicy,
+  type ApplicationListener,
+  type ApplicationTargetGroup,
+} from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { tableEnvVar } from '../../functions/adapters/table-schemas.js';
+import type { DataTables } from './data-tables.js';
+import type { PubSub } from './pubsub.js';
+
+export const RELAY_PORT = 8080;
+export const RELAY_METRICS_NAMESPACE = 'Townsquare/Relay';
+
+export interface RelayServiceProps {
+  vpc: Vpc;
+  subnets: SubnetSelection;
+  projectRoot: string;
+  data: DataTables;
+  pubsub: PubSub;
+  jwt: { issuer: string; audience: string; jwksUrl: string };
+  logBucket: IBucket;
+  /** HTTPS (wss://) on 443 with this ACM certificate; without it, plain HTTP (ws://) on 80. */
+  certificateArn?: string;
+  /** Host name clients use (must match the certificate). @default the load balancer's DNS name */
+  domainName?: string;
+  /** @default 2 */
+  minTasks?: number;
+  /** @default 10 */
+  maxTasks?: number;
+  /** Target live WebSocket connections per task. @default 5000 */
+  connectionsPerTask?: number;
+  /** @default false */
+  destroyOnRemoval?: boolean;
+}
+
+export class RelayService extends Construct {
+  readonly cluster: Cluster;
+  readonly service: FargateService;
+  readonly loadBalancer: ApplicationLoadBalancer;
+  readonly listener: ApplicationListener;
+  readonly targetGroup: ApplicationTargetGroup;
+  readonly securityGroup: SecurityGroup;
+  /** `ws://…/ws` or `wss://…/ws` (the ALB's DNS name; put your own domain in front as needed). */
+  readonly webSocketUrl: string;
+  /** Average live connections per task, as reported by the relays. */
+  readonly connectionsMetric: Metric;
+  /** Redis reconnects summed over all relays, as reported by the relays. */
+  readonly redisReconnectsMetric: Metric;
+
+  constructor(scope: Construct, id: string, props: RelayServiceProps) {
+    super(scope, id);
+    const minTasks = props.minTasks ?? 2;
+    const maxTasks = props.maxTasks ?? 10;
+    const target = props.connectionsPerTask ?? 5000;
+    const problems: string[] = [];
+    if (minTasks < 2) problems.push('minTasks must be >= 2 (one task per AZ survives a task or AZ loss)');
+    if (maxTasks < minTasks) problems.push('maxTasks must be >= minTasks');
+    if (!(target > 0)) problems.push('connectionsPerTask must be > 0');
+    if (props.domainName && !props.certificateArn) problems.push('domainName needs certificateArn');
+    if (problems.length) throw new Error(`RelayService: ${problems.join('; ')}`);
+    const removalPolicy = props.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    // Static (not a token) so it can be both a container env var and a metric dimension without a cycle.
+    const metricsService = `${Stack.of(this).stackName}-relay`;
+
+    this.cluster = new Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ContainerInsights.ENABLED });
+
+    const taskDefinition = new FargateTaskDefinition(this, 'Task', {
+      cpu: 256,
+      memoryLimitMiB: 512,
+      runtimePlatform: { cpuArchitecture: CpuArchitecture.ARM64, operatingSystemFamily: OperatingSystemFamily.LINUX },
+    });
+    const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH, removalPolicy });
+    taskDefinition.addContainer('relay', {
+      image: ContainerImage.fromAsset(props.projectRoot, {
+        file: 'socket-relay/Dockerfile',
+        platform: Platform.LINUX_ARM64,
+      }),
+      portMappings: [{ containerPort: RELAY_PORT }],
+      logging: LogDrivers.awsLogs({ logGroup, streamPrefix: 'relay' }),
+      readonlyRootFilesystem: true,
+      stopTimeout: Duration.seconds(45),
+      environment: {
+        PORT: String(RELAY_PORT),
+        JWT_JWKS_URL: props.jwt.jwksUrl,
+        JWT_ISSUER: props.jwt.issuer,
+        JWT_AUDIENCE: props.jwt.audience,
+        [tableEnvVar.memberships]: props.data.tables.memberships.tableName,
+        DRAIN_TIMEOUT_MS: '10000',
+        LOG_LEVEL: 'info',
+        RELAY_METRICS_NAMESPACE,
+        RELAY_METRICS_SERVICE: metricsService,
+        ...props.pubsub.relayEnvironment,
+      },
+      secrets: { ...props.pubsub.relaySecrets },
+    });
+    props.data.tables.memberships.grantReadData(taskDefinition.taskRole);
+    const indexFinding = props.data.indexFinding('memberships');
+    if (indexFinding) {
+      Validations.of(taskDefinition).acknowledge({
+        id: indexFinding,
+        reason: 'Relays look up room memberships by user through the byUser index; read actions only.',
+      });
+    }
+    Validations.of(taskDefinition).acknowledge(
+      {
+        id: 'AwsSolutions-ECS2',
+        reason: 'These variables are non-secret configuration (URLs, table name, limits); credentials are ECS secrets.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ecr:GetAuthorizationToken (execution role, to pull the relay image) cannot be scoped to a resource.',
+      },
+    );
+
+    const albSecurityGroup = new SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Townsquare relay load balancer: public WebSocket entry point',
+      allowAllOutbound: false,
+    });
+    const listenPort = props.certificateArn ? 443 : 80;
+    albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(listenPort), 'Clients connect from anywhere');
+    if (props.certificateArn) albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(80), 'Redirect to HTTPS');
+    Validations.of(albSecurityGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'Public WebSocket endpoint for browsers and mobile apps; clients authenticate with a JWT in the first frame.',
+    });
+
+    this.securityGroup = new SecurityGroup(this, 'TaskSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Townsquare relays: WebSocket traffic from the load balancer only',
+      // Outbound: JWKS endpoint, Redis, DynamoDB, ECR and Secrets Manager.
+      allowAllOutbound: true,
+    });
+    this.securityGroup.addIngressRule(albSecurityGroup, Port.tcp(RELAY_PORT), 'From the relay load balancer');
+    albSecurityGroup.addEgressRule(this.securityGroup, Port.tcp(RELAY_PORT), 'To the relays');
+    props.pubsub.allowClient(this.securityGroup, 'Redis from relays');
+
+    this.loadBalancer = new ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      internetFacing: true,
+      securityGroup: albSecurityGroup,
+      // Long-lived sockets: the ALB may close a connection only after an hour without a frame.
+      idleTimeout: Duration.seconds(3600),
+      dropInvalidHeaderFields: true,
+    });
+    this.loadBalancer.logAccessLogs(props.logBucket, 'relay-alb');
+
+    this.service = new FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition,
+      desiredCount: minTasks,
+      vpcSubnets: props.subnets,
+      // Public subnets without NAT: the public IP is for outbound calls; inbound is ALB-only (see the task SG).
+      assignPublicIp: true,
+      securityGroups: [this.securityGroup],
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { rollback: true },
+      healthCheckGracePeriod: Duration.seconds(30),
+    });
+
+    this.listener = props.certificateArn
+      ? this.loadBalancer.addListener('Https', {
+          port: 443,
+          protocol: ApplicationProtocol.HTTPS,
+          certificates: [ListenerCertificate.fromArn(props.certificateArn)],
+          sslPolicy: SslPolicy.RECOMMENDED_TLS,
+          open: false,
+        })
+      : this.loadBalancer.addListener('Http', { port: 80, protocol: ApplicationProtocol.HTTP, open: false });
+    if (props.certificateArn) {
+      this.loadBalancer.addListener('HttpRedirect', {
+        port: 80,
+        open: false,
+        defaultAction: ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+      });
+    }
+    this.targetGroup = this.listener.addTargets('Relays', {
+      port: RELAY_PORT,
+      protocol: ApplicationProtocol.HTTP,
+      targets: [this.service],
+      healthCheck: {
+        path: '/healthz',
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+      },
+      deregistrationDelay: Duration.seconds(30),
+    });
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: minTasks, maxCapacity: maxTasks });
+    scaling.scaleOnCpuUtilization('Cpu', {
+      targetUtilizationPercent: 60,
+      scaleOutCooldown: Duration.minutes(1),
+      scaleInCooldown: Duration.minutes(5),
+    });
+    this.connectionsMetric = new Metric({
+      namespace: RELAY_METRICS_NAMESPACE,
+      metricName: 'Connections',
+      dimensionsMap: { Service: metricsService },
+      statistic: 'Average',
+      period: Duration.minutes(1),
+    });
+    this.redisReconnectsMetric = new Metric({
+      namespace: RELAY_METRICS_NAMESPACE,
+      metricName: 'RedisReconnects',
+      dimensionsMap: { Service: metricsService },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+    });
+    scaling.scaleToTrackCustomMetric('Connections', {
+      metric: this.connectionsMetric,
+      targetValue: target,
+      scaleOutCooldown: Duration.minutes(1),
+      // Scaling in closes sockets (clients reconnect elsewhere): do it slowly.
+      scaleInCooldown: Duration.minutes(10),
+    });
+
+    const scheme = props.certificateArn ? 'wss' : 'ws';
+    this.webSocketUrl = `${scheme}://${props.domainName ?? this.loadBalancer.loadBalancerDnsName}/ws`;
+  }
+}

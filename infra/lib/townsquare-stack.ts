@@ -1,0 +1,100 @@
+/**
+ * The whole deployment, composed from one construct per concern. Everything
+ * configurable arrives through `TownsquareConfig` (validated CDK context).
+ */
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { routes as defaultRoutes, type RouteDefinition } from '../../functions/routes.js';
+import { Alarms } from './alarms.js';
+import { ApiFunctions } from './api-functions.js';
+import type { TownsquareConfig } from './config.js';
+import { DataTables } from './data-tables.js';
+import { Identity } from './identity.js';
+import { LogBucket } from './log-bucket.js';
+import { Network } from './network.js';
+import type { PubSub } from './pubsub.js';
+import { RedisCluster } from './redis-cluster.js';
+import { RelayService } from './relay-service.js';
+import { UpstashRedis } from './upstash-redis.js';
+
+export interface TownsquareStackProps extends StackProps {
+  config: TownsquareConfig;
+  /** Absolute path of the repository root (handler entries and the relay Dockerfile are relative to it). */
+  projectRoot: string;
+  /** @default the routes of functions/routes.ts */
+  routes?: readonly RouteDefinition[];
+}
+
+export class TownsquareStack extends Stack {
+  readonly data: DataTables;
+  readonly identity: Identity;
+  readonly network: Network;
+  readonly pubsub: PubSub;
+  readonly api: ApiFunctions;
+  readonly relay: RelayService;
+  readonly alarms: Alarms;
+
+  constructor(scope: Construct, id: string, props: TownsquareStackProps) {
+    super(scope, id, props);
+    const { config, projectRoot } = props;
+    const destroyOnRemoval = config.dev;
+
+    this.data = new DataTables(this, 'Tables', { destroyOnRemoval });
+    this.identity = new Identity(this, 'Identity', { ...(config.jwt && { external: config.jwt }), destroyOnRemoval });
+    const logs = new LogBucket(this, 'Logs', { destroyOnRemoval });
+    this.network = new Network(this, 'Network', {
+      isolatedSubnets: config.redis === 'elasticache',
+      logBucket: logs.bucket,
+    });
+    this.pubsub =
+      config.redis === 'elasticache'
+        ? new RedisCluster(this, 'Redis', {
+            vpc: this.network.vpc,
+            subnets: this.network.isolatedSubnets!,
+            nodeType: config.redisNodeType,
+          })
+        : new UpstashRedis(this, 'Upstash', { secretArnOrName: config.upstashSecretArn! });
+
+    const jwt = { issuer: this.identity.issuer, audience: this.identity.audience, jwksUrl: this.identity.jwksUrl };
+    this.api = new ApiFunctions(this, 'Api', {
+      routes: props.routes ?? defaultRoutes,
+      projectRoot,
+      data: this.data,
+      pubsub: this.pubsub,
+      jwt,
+      corsOrigins: config.corsOrigins,
+      destroyOnRemoval,
+    });
+    if (this.api.securityGroup && this.network.secretsManagerEndpoint) {
+      this.network.allowSecretsManagerFrom(this.api.securityGroup, 'Publishing functions read the Redis auth token');
+    }
+    this.relay = new RelayService(this, 'Relay', {
+      vpc: this.network.vpc,
+      subnets: this.network.publicSubnets,
+      projectRoot,
+      data: this.data,
+      pubsub: this.pubsub,
+      jwt,
+      logBucket: logs.bucket,
+      ...(config.certificateArn && { certificateArn: config.certificateArn }),
+      ...(config.relayDomain && { domainName: config.relayDomain }),
+      minTasks: config.relayMinTasks,
+      maxTasks: config.relayMaxTasks,
+      destroyOnRemoval,
+    });
+    this.alarms = new Alarms(this, 'Alarms', { functions: this.api.functions, relay: this.relay });
+
+    new CfnOutput(this, 'HttpApiUrl', { value: this.api.stage.url, description: 'Base URL of the HTTP API' });
+    new CfnOutput(this, 'WebSocketUrl', { value: this.relay.webSocketUrl, description: 'Relay WebSocket endpoint' });
+    new CfnOutput(this, 'RelayLoadBalancerDns', {
+      value: this.relay.loadBalancer.loadBalancerDnsName,
+      description: 'Point your relay DNS name (CNAME/alias) here when using certificateArn',
+    });
+    new CfnOutput(this, 'JwtIssuer', { value: this.identity.issuer });
+    new CfnOutput(this, 'JwtAudience', { value: this.identity.audience });
+    if (this.identity.userPool && this.identity.userPoolClient) {
+      new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
+      new CfnOutput(this, 'UserPoolClientId', { value: this.identity.userPoolClient.userPoolClientId });
+    }
+  }
+}

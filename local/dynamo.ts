@@ -1,0 +1,67 @@
+/**
+ * dynalite as DynamoDB, in-process, with the project's tables created from
+ * the same key schemas the CDK app uses.
+ */
+import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import type { AddressInfo } from 'node:net';
+import { tableEnvVar, tableSchemas, type TableSchema } from '../functions/adapters/table-schemas.js';
+import type { TableName } from '../functions/routes.js';
+
+export interface LocalDynamo {
+  endpoint: string;
+  tables: Record<TableName, string>;
+  /** `{ ROOMS_TABLE: ..., ... , DYNAMODB_ENDPOINT }` for functions and relays. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export async function startDynamo(options: { port?: number; prefix?: string } = {}): Promise<LocalDynamo> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const prefix = options.prefix ?? 'townsquare';
+  const tables = Object.fromEntries(
+    (Object.keys(tableSchemas) as TableName[]).map((name) => [name, `${prefix}-${name}`]),
+  ) as Record<TableName, string>;
+
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  for (const name of Object.keys(tableSchemas) as TableName[]) {
+    await client.send(new CreateTableCommand(createTableInput(tables[name], tableSchemas[name])));
+  }
+  client.destroy();
+
+  const env: Record<string, string> = { DYNAMODB_ENDPOINT: endpoint };
+  for (const name of Object.keys(tables) as TableName[]) env[tableEnvVar[name]] = tables[name];
+  return {
+    endpoint,
+    tables,
+    env,
+    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function createTableInput(tableName: string, schema: TableSchema): CreateTableCommandInput {
+  const attributes = new Map<string, 'S' | 'N'>();
+  const keys = (pk: { name: string; type: 'S' | 'N' }, sk?: { name: string; type: 'S' | 'N' }) => {
+    attributes.set(pk.name, pk.type);
+    if (sk) attributes.set(sk.name, sk.type);
+    return [
+      { AttributeName: pk.name, KeyType: 'HASH' as const },
+      ...(sk ? [{ AttributeName: sk.name, KeyType: 'RANGE' as const }] : []),
+    ];
+  };
+  const keySchema = keys(schema.partitionKey, schema.sortKey);
+  const indexes = schema.globalIndexes?.map((index) => ({
+    IndexName: index.indexName,
+    KeySchema: keys(index.partitionKey, index.sortKey),
+    Projection: { ProjectionType: 'ALL' as const },
+  }));
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: keySchema,
+    AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
+    ...(indexes && { GlobalSecondaryIndexes: indexes }),
+  };
+}

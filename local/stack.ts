@@ -1,0 +1,122 @@
+/**
+ * The whole system on one machine: dynalite as DynamoDB, Redis (given, started,
+ * or none), the API Gateway stand-in invoking the real handlers, and relays:
+ * separate processes running the relay bundle when there is Redis, one
+ * in-process relay sharing an in-memory broker when there is not.
+ */
+import { spawnSync } from 'node:child_process';
+import { processMemoryBroker } from '../broker/memory.js';
+import { loadConfig } from '../socket-relay/config.js';
+import { composeRelay, type ComposedRelay } from '../socket-relay/compose.js';
+import { createLogger } from '../socket-relay/logger.js';
+import { startApiGateway } from './api-gateway.js';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadDevIssuer, type DevIssuer } from './dev-keys.js';
+import { startDynamo } from './dynamo.js';
+import { redisServerAvailable, startRedisServer, type RedisProcess } from './redis-server.js';
+import { RELAY_BUNDLE, startRelayProcess, type RelayProcess } from './relay-process.js';
+
+export interface StackOptions {
+  /** Use this Redis; otherwise one is started when `redis-server` is installed. */
+  redisUrl?: string;
+  /** Force the in-process broker even when Redis is available. */
+  memory?: boolean;
+  relays?: number;
+  apiPort?: number;
+  relayPorts?: number[];
+  /** Rebuild the relay bundle before starting. @default true */
+  buildRelay?: boolean;
+  relayEnv?: Record<string, string>;
+  keyFile?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  relayUrls: string[];
+  /** `redis://…`, or null in the in-process broker mode. */
+  redisUrl: string | null;
+  redis: RedisProcess | null;
+  relays: RelayProcess[];
+  dynamoEndpoint: string;
+  tables: Record<string, string>;
+  issuer: DevIssuer;
+  mode: 'redis' | 'memory';
+  stop(): Promise<void>;
+}
+
+export function buildRelayBundle(): void {
+  const result = spawnSync(process.execPath, ['socket-relay/build.mjs', RELAY_BUNDLE], { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('building the relay bundle failed');
+}
+
+export async function startLocalStack(options: StackOptions = {}): Promise<LocalStack> {
+  // Lambda runs Node.js 22; the SDK's notice about Node 20 is noise locally.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const log = options.log ?? (() => {});
+  const stops: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => {});
+  };
+  try {
+    const issuer = await loadDevIssuer(options.keyFile);
+    const dynamo = await startDynamo();
+    stops.push(dynamo.stop);
+
+    let redis: RedisProcess | null = null;
+    let redisUrl: string | null = options.memory ? null : (options.redisUrl ?? null);
+    if (!options.memory && !redisUrl && redisServerAvailable()) {
+      redis = await startRedisServer();
+      stops.push(redis.stop);
+      redisUrl = redis.url;
+    }
+    const mode = redisUrl ? 'redis' : 'memory';
+
+    // The handlers read their configuration from the environment, as in Lambda.
+    Object.assign(process.env, dynamo.env, redisUrl ? { REDIS_URL: redisUrl } : { TOWNSQUARE_BROKER: 'memory' });
+    const api = await startApiGateway({ jwks: issuer.jwks, issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, port: options.apiPort });
+    stops.push(api.stop);
+
+    const relayEnv: Record<string, string> = {
+      JWT_JWKS_URL: api.jwksUrl,
+      JWT_ISSUER: LOCAL_ISSUER,
+      JWT_AUDIENCE: LOCAL_AUDIENCE,
+      MEMBERSHIPS_TABLE: dynamo.tables.memberships,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      ...options.relayEnv,
+    };
+    const relays: RelayProcess[] = [];
+    const relayUrls: string[] = [];
+    if (redisUrl) {
+      if (options.buildRelay !== false) buildRelayBundle();
+      const count = options.relays ?? 2;
+      for (let i = 0; i < count; i++) {
+        const relay = await startRelayProcess({ ...relayEnv, REDIS_URL: redisUrl }, { port: options.relayPorts?.[i], log });
+        stops.push(() => relay.stop());
+        relays.push(relay);
+        relayUrls.push(relay.wsUrl);
+      }
+    } else {
+      const config = loadConfig({ ...relayEnv, PORT: String(options.relayPorts?.[0] ?? 0), HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
+      const inProcess: ComposedRelay = composeRelay(config, createLogger(config.LOG_LEVEL), { broker: processMemoryBroker().peer() });
+      const address = await inProcess.relay.listen(config.PORT, config.HOST);
+      stops.push(() => inProcess.shutdown());
+      relayUrls.push(`ws://127.0.0.1:${address.port}/ws`);
+    }
+
+    return {
+      apiUrl: api.url,
+      relayUrls,
+      redisUrl,
+      redis,
+      relays,
+      dynamoEndpoint: dynamo.endpoint,
+      tables: dynamo.tables,
+      issuer,
+      mode,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Builds a relay from its configuration: broker (Redis, or the in-process one
+ * when there is no REDIS_URL), token verifier, channel access over the
+ * memberships table, presence, metrics. `main.ts` runs it as a process; the
+ * local stack's Redis-less mode runs one in-process with a shared broker.
+ */
+import type { Logger } from 'pino';
+import { MemoryBroker } from '../broker/memory.js';
+import { RedisBroker } from '../broker/redis.js';
+import type { Broker } from '../broker/types.js';
+import { createDocumentClient } from '../functions/adapters/dynamo-client.js';
+import { DynamoMembershipReader } from '../functions/adapters/dynamo-stores.js';
+import { ChannelAccess } from './access.js';
+import { createTokenVerifier } from './auth.js';
+import type { RelayConfig } from './config.js';
+import { createRelayMetrics } from './metrics.js';
+import { MemoryPresence, RedisPresence } from './presence.js';
+import { createRelay, type Relay } from './server.js';
+
+export interface ComposedRelay {
+  relay: Relay;
+  /** Drains clients, then closes broker and presence connections. */
+  shutdown(): Promise<void>;
+}
+
+export function composeRelay(config: RelayConfig, logger: Logger, overrides: { broker?: Broker } = {}): ComposedRelay {
+  const metrics = createRelayMetrics();
+  let broker: Broker;
+  let brokerHealthy: () => boolean = () => true;
+  if (overrides.broker) {
+    broker = overrides.broker;
+  } else if (config.REDIS_URL) {
+    const redis = new RedisBroker({
+      url: config.REDIS_URL,
+      onEvent: (event, role, detail) => {
+        metrics.brokerEvents.inc({ event });
+        if (event === 'ready') logger.info({ role }, 'redis ready');
+        else logger.warn({ role, event, err: detail }, 'redis connection problem; retrying');
+      },
+    });
+    brokerHealthy = () => redis.healthy;
+    broker = redis;
+  } else {
+    logger.warn('REDIS_URL is not set: using the in-process broker, so run a single relay only');
+    broker = new MemoryBroker();
+  }
+
+  const db = createDocumentClient({ endpoint: config.DYNAMODB_ENDPOINT });
+  const presence = config.REDIS_URL && !overrides.broker ? new RedisPresence({ url: config.REDIS_URL }) : new MemoryPresence();
+
+  const relay = createRelay({
+    broker,
+    verifyToken: createTokenVerifier({ jwks: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+    access: new ChannelAccess(new DynamoMembershipReader(db, config.MEMBERSHIPS_TABLE)),
+    presence,
+    logger,
+    metrics,
+    brokerHealthy,
+    limits: {
+      maxSubscriptions: config.MAX_SUBSCRIPTIONS,
+      maxBufferedBytes: config.MAX_BUFFERED_BYTES,
+      frameRate: config.FRAME_RATE,
+      frameBurst: config.FRAME_BURST,
+      signalRate: config.SIGNAL_RATE,
+    },
+    maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
+    authTimeoutMs: config.AUTH_TIMEOUT_MS,
+    heartbeatMs: config.HEARTBEAT_MS,
+  });
+
+  return {
+    relay,
+    async shutdown() {
+      await relay.drain(config.DRAIN_TIMEOUT_MS);
+      await Promise.allSettled([broker.close(), presence.close()]);
+      db.destroy();
+    },
+  };
+}
