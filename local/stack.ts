@@ -72,7 +72,13 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     const mode = redisUrl ? 'redis' : 'memory';
 
     // The handlers read their configuration from the environment, as in Lambda.
-    Object.assign(process.env, dynamo.env, redisUrl ? { REDIS_URL: redisUrl } : { TOWNSQUARE_BROKER: 'memory' });
+    Object.assign(process.env, dynamo.env);
+    if (redisUrl) {
+      process.env.REDIS_URL = redisUrl;
+      delete process.env.TOWNSQUARE_BROKER;
+    } else {
+      process.env.TOWNSQUARE_BROKER = 'memory';
+    }
     const api = await startApiGateway({ jwks: issuer.jwks, issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, port: options.apiPort });
     stops.push(api.stop);
 

@@ -30,6 +30,17 @@ export interface CommandContext {
 
 type Ref = string | number | undefined;
 
+/** How long a subscribe waits for the broker (e.g. Redis reconnecting) before answering `unavailable`. */
+const BROKER_TIMEOUT_MS = 5000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`broker did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export function sendError(ctx: CommandContext, connection: Connection, ref: Ref, code: string, message: string): void {
   ctx.metrics?.clientErrors.inc({ code });
   connection.send({ type: 'error', ...(ref !== undefined && { ref }), code, message });
@@ -111,7 +122,7 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
   if (!decision.allowed) return sendError(ctx, connection, ref, decision.code, decision.message);
   if (connection.closed) return;
   try {
-    const created = await ctx.hub.add(connection, channel);
+    const created = await withTimeout(ctx.hub.add(connection, channel), BROKER_TIMEOUT_MS);
     // A revoke published before our broker subscription existed was not seen: check again.
     const recheck = created ? await ctx.access.check(connection.userId, channel) : { allowed: true };
     if (!recheck.allowed || ctx.hub.revokedSince(channel, connection.userId, startedAt)) {
@@ -119,6 +130,7 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
       return sendError(ctx, connection, ref, ErrorCode.Forbidden, `Access to ${channel} was revoked`);
     }
   } catch (err) {
+    ctx.hub.remove(connection, channel);
     ctx.logger.error({ err, channel }, 'broker subscribe failed');
     return sendError(ctx, connection, ref, ErrorCode.Unavailable, 'Could not subscribe right now; retry');
   }

@@ -20,6 +20,7 @@ import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lam
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { basename, join } from 'node:path';
+import { tableEnvVar } from '../../functions/adapters/table-schemas.js';
 import type { RouteDefinition, TableName } from '../../functions/routes.js';
 import { ESM_REQUIRE_BANNER, LAMBDA_EXTERNAL_MODULES, LAMBDA_MAIN_FIELDS, LAMBDA_NODE_TARGET } from './bundling.js';
 import type { DataTables } from './data-tables.js';
@@ -37,6 +38,8 @@ export interface ApiFunctionsProps {
   /** @default false */
   destroyOnRemoval?: boolean;
 }
+
+const ALL_TABLES = Object.keys(tableEnvVar) as TableName[];
 
 const METHODS: Record<string, HttpMethod> = {
   GET: HttpMethod.GET,
@@ -136,7 +139,8 @@ export class ApiFunctions extends Construct {
       logGroup,
       description: `Townsquare ${route.routeKey}`,
       environment: {
-        ...props.data.env(tables),
+        // Every table name (names are not secrets; IAM grants below are what limit access).
+        ...props.data.env(ALL_TABLES),
         ...(route.publishes ? props.pubsub.functionEnvironment : {}),
         NODE_OPTIONS: '--enable-source-maps',
       },
