@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../protocol/index.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { apiClient } from '../helpers/api.js';
+import { apiClient, type ApiResponse } from '../helpers/api.js';
 import { eventually, numsub } from '../helpers/redis.js';
 import { TestClient } from '../helpers/ws-client.js';
 
@@ -111,7 +111,7 @@ describe('delivery', () => {
     let afterSeq: number | null = 0;
     let pages = 0;
     while (afterSeq !== null) {
-      const page = await api.get(`/rooms/${roomId}/messages?afterSeq=${afterSeq}&limit=3`);
+      const page: ApiResponse = await api.get(`/rooms/${roomId}/messages?afterSeq=${afterSeq}&limit=3`);
       expect(page.status).toBe(200);
       seen.push(...page.body.messages.map((m: { seq: number }) => m.seq));
       afterSeq = page.body.nextAfterSeq;

@@ -1,0 +1,199 @@
+// Covers the shared protocol: channel parsing, envelope decoding, client-frame parsing and close-code ranges.
+import { describe, expect, it } from 'vitest';
+import {
+  CLIENT_FRAME_TYPES,
+  CloseCode,
+  decodeEnvelope,
+  encodeEnvelope,
+  ENVELOPE_VERSION,
+  ErrorCode,
+  MAX_CHANNEL_LENGTH,
+  parseChannel,
+  roomChannel,
+  shouldReconnect,
+  userChannel,
+  documentChannel,
+} from '../../protocol/index.js';
+import { parseClientFrame } from '../../socket-relay/commands.js';
+
+describe('parseChannel', () => {
+  it.each([
+    ['room:r_abc-DEF_123', { kind: 'room', id: 'r_abc-DEF_123' }],
+    ['document:doc1', { kind: 'document', id: 'doc1' }],
+    ['user:alice', { kind: 'user', id: 'alice' }],
+    ['user:auth0|123', { kind: 'user', id: 'auth0|123' }],
+    ['user:alice@example.com', { kind: 'user', id: 'alice@example.com' }],
+    [`room:${'a'.repeat(64)}`, { kind: 'room', id: 'a'.repeat(64) }],
+    [`user:${'u'.repeat(128)}`, { kind: 'user', id: 'u'.repeat(128) }],
+  ])('accepts %s', (name, expected) => {
+    expect(parseChannel(name)).toEqual(expected);
+  });
+
+  it('round-trips the builders', () => {
+    expect(parseChannel(roomChannel('r1'))).toEqual({ kind: 'room', id: 'r1' });
+    expect(parseChannel(userChannel('u|1'))).toEqual({ kind: 'user', id: 'u|1' });
+    expect(parseChannel(documentChannel('d1'))).toEqual({ kind: 'document', id: 'd1' });
+  });
+
+  it.each([
+    ['missing colon', 'roomabc'],
+    ['empty string', ''],
+    ['empty id', 'room:'],
+    ['unknown kind', 'team:abc'],
+    ['kind is case sensitive', 'Room:abc'],
+    ['empty kind', ':abc'],
+    ['room id with a colon', 'room:a:b'],
+    ['room id with a space', 'room:a b'],
+    ['room id with a slash', 'room:a/b'],
+    ['room id with a pipe (only user ids allow it)', 'room:auth0|1'],
+    ['room id over 64 chars', `room:${'a'.repeat(65)}`],
+    ['document id over 64 chars', `document:${'a'.repeat(65)}`],
+    ['user id over 128 chars', `user:${'u'.repeat(129)}`],
+    ['user id with a space', 'user:a b'],
+    ['non-ascii id', 'room:café'],
+    ['longer than MAX_CHANNEL_LENGTH', `user:${'u'.repeat(MAX_CHANNEL_LENGTH)}`],
+  ])('rejects %s', (_what, name) => {
+    expect(parseChannel(name)).toBeNull();
+  });
+});
+
+describe('decodeEnvelope', () => {
+  const message = {
+    v: ENVELOPE_VERSION,
+    kind: 'message',
+    channel: 'room:r1',
+    seq: 3,
+    id: 'm-3',
+    event: 'message.created',
+    data: { text: 'hi' },
+    ts: 1_700_000_000_000,
+  } as const;
+  const signal = { v: 1, kind: 'signal', channel: 'room:r1', event: 'typing', userId: 'alice', data: null, origin: 'c1' } as const;
+  const revoke = { v: 1, kind: 'revoke', channel: 'room:r1', userId: 'bob' } as const;
+
+  it.each([
+    ['message', message],
+    ['signal', signal],
+    ['signal without origin', { ...signal, origin: undefined }],
+    ['revoke', revoke],
+  ])('decodes a valid %s envelope', (_kind, envelope) => {
+    const decoded = decodeEnvelope(JSON.stringify(envelope));
+    expect(decoded).not.toBeNull();
+    expect(decoded).toEqual(JSON.parse(JSON.stringify(envelope)));
+  });
+
+  it('decodes what encodeEnvelope produced', () => {
+    expect(decodeEnvelope(encodeEnvelope(message))).toEqual(message);
+  });
+
+  it.each([
+    ['invalid JSON', '{"v":1,'],
+    ['empty string', ''],
+    ['JSON null', 'null'],
+    ['JSON number', '42'],
+    ['JSON string', '"message"'],
+    ['JSON array', '[]'],
+    ['wrong version', JSON.stringify({ ...message, v: 2 })],
+    ['version as string', JSON.stringify({ ...message, v: '1' })],
+    ['unknown kind', JSON.stringify({ ...message, kind: 'presence' })],
+    ['missing kind', JSON.stringify({ ...message, kind: undefined })],
+    ['message without seq', JSON.stringify({ ...message, seq: undefined })],
+    ['message with seq 0', JSON.stringify({ ...message, seq: 0 })],
+    ['message with fractional seq', JSON.stringify({ ...message, seq: 1.5 })],
+    ['message without id', JSON.stringify({ ...message, id: undefined })],
+    ['message with empty id', JSON.stringify({ ...message, id: '' })],
+    ['message without ts', JSON.stringify({ ...message, ts: undefined })],
+    ['message with an event over 64 chars', JSON.stringify({ ...message, event: 'e'.repeat(65) })],
+    ['missing channel', JSON.stringify({ ...message, channel: undefined })],
+    ['empty channel', JSON.stringify({ ...message, channel: '' })],
+    ['channel too long', JSON.stringify({ ...message, channel: 'c'.repeat(MAX_CHANNEL_LENGTH + 1) })],
+    ['signal without userId', JSON.stringify({ ...signal, userId: undefined })],
+    ['signal without event', JSON.stringify({ ...signal, event: undefined })],
+    ['revoke without userId', JSON.stringify({ ...revoke, userId: undefined })],
+  ])('returns null (never throws) for %s', (_what, raw) => {
+    expect(() => decodeEnvelope(raw)).not.toThrow();
+    expect(decodeEnvelope(raw)).toBeNull();
+  });
+});
+
+describe('parseClientFrame', () => {
+  it.each([
+    [{ type: 'auth', token: 't' }],
+    [{ type: 'subscribe', channel: 'room:r1', ref: 'a' }],
+    [{ type: 'unsubscribe', channel: 'room:r1', ref: 7 }],
+    [{ type: 'signal', channel: 'room:r1', event: 'typing', data: { x: 1 } }],
+    [{ type: 'presence', channel: 'room:r1' }],
+    [{ type: 'ping' }],
+  ])('accepts %j', (frame) => {
+    expect(parseClientFrame(JSON.stringify(frame))).toEqual({ ok: true, frame });
+  });
+
+  it('knows every client frame type', () => {
+    expect([...CLIENT_FRAME_TYPES].sort()).toEqual(['auth', 'ping', 'presence', 'signal', 'subscribe', 'unsubscribe']);
+  });
+
+  it.each(['{not json', '', '{"type":"ping"'])('reports invalid_json for %j', (raw) => {
+    expect(parseClientFrame(raw)).toMatchObject({ ok: false, code: ErrorCode.InvalidJson, ref: undefined });
+  });
+
+  it('reports unknown_type and echoes the ref', () => {
+    const result = parseClientFrame(JSON.stringify({ type: 'publish', channel: 'room:r1', ref: 'r-42' }));
+    expect(result).toMatchObject({ ok: false, code: ErrorCode.UnknownType, ref: 'r-42' });
+    if (result.ok) throw new Error('unreachable');
+    expect(result.message).toContain('"publish"');
+    expect(result.message).toContain('subscribe');
+  });
+
+  it.each([
+    ['no type', { ref: 1 }, 1],
+    ['numeric type', { type: 5, ref: 'x' }, 'x'],
+    ['JSON array', [1, 2], undefined],
+    ['JSON null', null, undefined],
+  ])('reports unknown_type for %s', (_what, value, ref) => {
+    expect(parseClientFrame(JSON.stringify(value))).toMatchObject({ ok: false, code: ErrorCode.UnknownType, ref });
+  });
+
+  it('truncates an echoed string ref to 64 characters', () => {
+    const result = parseClientFrame(JSON.stringify({ type: 'nope', ref: 'r'.repeat(100) }));
+    expect(result).toMatchObject({ ok: false, ref: 'r'.repeat(64) });
+  });
+
+  it('reports bad_request with the field path and echoes the ref', () => {
+    const result = parseClientFrame(JSON.stringify({ type: 'subscribe', ref: 9 }));
+    expect(result).toMatchObject({ ok: false, code: ErrorCode.BadRequest, ref: 9 });
+    if (result.ok) throw new Error('unreachable');
+    expect(result.message).toMatch(/^Invalid subscribe frame: channel: /);
+  });
+
+  it('names every failing field in bad_request', () => {
+    const result = parseClientFrame(JSON.stringify({ type: 'signal', channel: '', event: 'e'.repeat(65), ref: 'a' }));
+    expect(result).toMatchObject({ ok: false, code: ErrorCode.BadRequest, ref: 'a' });
+    if (result.ok) throw new Error('unreachable');
+    expect(result.message).toContain('channel: ');
+    expect(result.message).toContain('event: ');
+  });
+
+  it('rejects a channel longer than the protocol maximum', () => {
+    const result = parseClientFrame(JSON.stringify({ type: 'subscribe', channel: `room:${'a'.repeat(MAX_CHANNEL_LENGTH)}` }));
+    expect(result).toMatchObject({ ok: false, code: ErrorCode.BadRequest });
+  });
+});
+
+describe('shouldReconnect', () => {
+  it.each([
+    [CloseCode.Normal, true],
+    [1006, true],
+    [CloseCode.FrameTooLarge, true],
+    [CloseCode.RelayRestarting, true],
+    [CloseCode.TooSlow, true],
+    [4100, true],
+    [4199, true],
+    [CloseCode.Unauthorized, false],
+    [CloseCode.PolicyViolation, false],
+    [4000, false],
+    [4050, false],
+    [4099, false],
+  ])('close code %i → %s', (code, expected) => {
+    expect(shouldReconnect(code)).toBe(expected);
+  });
+});
