@@ -45,6 +45,8 @@ export interface Relay {
 
 /** Bytes an unauthenticated socket may send before its auth frame (the auth frame itself). */
 const PRE_AUTH_MAX_BYTES = 16 * 1024;
+/** Frames a client may pipeline behind its auth frame before the token is verified. */
+const PRE_AUTH_MAX_FRAMES = 16;
 
 export function createRelay(options: RelayOptions): Relay {
   const { logger, metrics } = options;
@@ -91,6 +93,8 @@ export function createRelay(options: RelayOptions): Relay {
 
   function onSocket(ws: WebSocket, req: IncomingMessage): void {
     let connection: Connection | null = null;
+    /** Frames that arrived after `auth` while the token was being verified (clients may pipeline). */
+    let early: string[] | null = null;
     answeredPing.add(ws);
     ws.on('pong', () => answeredPing.add(ws));
 
@@ -107,22 +111,32 @@ export function createRelay(options: RelayOptions): Relay {
       logger.debug({ connectionId: connection.id, code }, 'connection closed');
     });
 
+    const dispatch = (current: Connection, text: string) =>
+      void current.enqueue(() => handleFrame(ctx, current, text)).catch((err) => logger.error({ err }, 'frame handling failed'));
+
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) {
         ws.close(CloseCode.PolicyViolation, 'binary frames are not supported');
         return;
       }
       const text = data.toString();
-      if (connection) {
-        const current = connection;
-        void current.enqueue(() => handleFrame(ctx, current, text)).catch((err) => logger.error({ err }, 'frame handling failed'));
+      if (connection) return dispatch(connection, text);
+      if (early) {
+        if (early.length >= PRE_AUTH_MAX_FRAMES) ws.close(CloseCode.PolicyViolation, 'too many frames before authentication');
+        else early.push(text);
         return;
       }
-      void authenticate(ws, req, text, authDeadline).then((c) => (connection = c));
+      early = [];
+      void authenticate(ws, req, text, authDeadline).then((authenticated) => {
+        connection = authenticated;
+        const queued = early ?? [];
+        early = null;
+        if (connection) for (const frame of queued) dispatch(connection, frame);
+      });
     });
   }
 
-  async function authenticate(ws: WebSocket, req: IncomingMessage, text: string, deadline: NodeJS.Timeout) {
+  async function authenticate(ws: WebSocket, req: IncomingMessage, text: string, deadline: NodeJS.Timeout): Promise<Connection | null> {
     if (Buffer.byteLength(text) > PRE_AUTH_MAX_BYTES) {
       ws.close(CloseCode.Unauthorized, 'auth frame too large');
       return null;
@@ -133,7 +147,6 @@ export function createRelay(options: RelayOptions): Relay {
       ws.close(CloseCode.Unauthorized, 'first frame must be {"type":"auth","token":...}');
       return null;
     }
-    ws.pause(); // nothing else is read until we know who this is
     try {
       const token = await options.verifyToken(auth.data.token);
       clearTimeout(deadline);
@@ -144,15 +157,14 @@ export function createRelay(options: RelayOptions): Relay {
       connection.expireAt(token.expiresAt);
       connections.set(ws, connection);
       metrics.connections.set(connections.size);
-      connection.send({ type: 'welcome', connectionId: connection.id, userId: token.userId, ...(auth.data.ref !== undefined && { ref: auth.data.ref }) });
+      const ref = auth.data.ref;
+      connection.send({ type: 'welcome', connectionId: connection.id, userId: token.userId, ...(ref !== undefined && { ref }) });
       logger.debug({ connectionId: connection.id, userId: token.userId, ip: req.socket.remoteAddress }, 'authenticated');
       return connection;
     } catch (err) {
       metrics.disconnects.inc({ reason: 'unauthorized' });
       ws.close(CloseCode.Unauthorized, err instanceof Error ? err.message.slice(0, 100) : 'unauthorized');
       return null;
-    } finally {
-      ws.resume();
     }
   }
 

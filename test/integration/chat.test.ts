@@ -282,6 +282,18 @@ describe('subscriptions', () => {
     await eventually(async () => (await numsub(stack.redisUrl!, channel)) === 0, 5000, 'no orphan subscriptions');
   });
 
+  it('accepts commands pipelined right behind the auth frame', async () => {
+    const roomId = await roomWith('alice');
+    const raw = await TestClient.open(stack.relayUrls[0]!);
+    clients.push(raw);
+    raw.send({ type: 'auth', token: await token('alice') });
+    raw.send({ type: 'subscribe', channel: `room:${roomId}`, ref: 'early' });
+    raw.send({ type: 'ping', ref: 'p' });
+    expect(await raw.next((f) => f.ref === 'early')).toMatchObject({ type: 'subscribed' });
+    await raw.next((f) => f.ref === 'p');
+    expect(raw.frames.map((f) => f.type)).toEqual(['welcome', 'subscribed', 'pong']);
+  });
+
   it('carries signals to the other subscribers, not back to the sender, and reports presence', async () => {
     const roomId = await roomWith('alice', 'bob');
     const channel = `room:${roomId}`;
