@@ -69,9 +69,16 @@ export function createRelay(options: RelayOptions): Relay {
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      const healthy = !draining && (options.brokerHealthy?.() ?? true);
-      res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: draining ? 'draining' : healthy ? 'ok' : 'broker_unavailable', connections: connections.size }));
+      // Only draining makes a relay unhealthy. A Redis outage hits every relay alike, and
+      // failing health checks then would have ECS replace the whole fleet mid-outage.
+      res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          status: draining ? 'draining' : 'ok',
+          broker: (options.brokerHealthy?.() ?? true) ? 'up' : 'down',
+          connections: connections.size,
+        }),
+      );
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());

@@ -35,6 +35,13 @@ describe('faults', () => {
     const before = bob.messages(channel).at(-1)!.seq;
 
     await stack.redis!.kill();
+    // Still healthy (an outage must not make ECS replace every relay), but it says Redis is down.
+    const health = async () => {
+      const res = await fetch(`${stack.relays[1]!.url}/healthz`);
+      return { status: res.status, body: (await res.json()) as { broker: string } };
+    };
+    await eventually(async () => (await health()).body.broker === 'down', 5000, 'healthz to report Redis down');
+    expect((await health()).status).toBe(200);
     const during = await api.post(`/rooms/${roomId}/messages`, { text: 'during the outage' });
     expect(during.status).toBe(201); // persisted; only the live publish was lost
     expect(during.body.seq).toBe(before + 1);
@@ -46,6 +53,7 @@ describe('faults', () => {
       await new Promise((r) => setTimeout(r, 100));
       return bob.messages(channel).some((m) => (m.data as { text: string }).text === 'after');
     }, 15_000, 'live delivery after the Redis restart');
+    expect((await health()).body.broker).toBe('up');
 
     // The client sees a seq gap and backfills it from history.
     const live = bob.messages(channel).map((m) => m.seq);
