@@ -19,7 +19,7 @@ export const roomChannel = (roomId: string): string => `room:${roomId}`;
 export const userChannel = (userId: string): string => `user:${userId}`;
 export const documentChannel = (docId: string): string => `document:${docId}`;
 
-/** Longest channel name accepted anywhere (`document:` + 128). */
+/** Longest channel name accepted anywhere (`user:` + a 128-char user id, with room to spare). */
 export const MAX_CHANNEL_LENGTH = 140;
 
 /** Parses a channel name; returns `null` for anything that is not a well-formed known channel. */

@@ -4,8 +4,9 @@
  * Close-code ranges (like Centrifugo's): the client decides from the range
  * whether reconnecting can help.
  * - 1000–2999: standard codes. 1012 (service restart) means "reconnect elsewhere".
- * - 4000–4099: terminal: reconnecting with the same credentials fails the same way
- *   (4001 needs a fresh token first).
+ * - 4000–4099: application codes. Terminal for the same credentials (4001 needs a
+ *   fresh token, 4008 a fixed client), except 4009 (too slow), after which the client
+ *   reconnects and backfills from history.
  * - 4100–4199 are reserved for future reconnectable application codes.
  */
 export const CloseCode = {

@@ -92,7 +92,8 @@ export async function handleFrame(ctx: CommandContext, connection: Connection, r
     case 'auth':
       return sendError(ctx, connection, frame.ref, ErrorCode.BadRequest, 'Already authenticated');
     case 'ping':
-      return connection.send({ type: 'pong', ...(frame.ref !== undefined && { ref: frame.ref }) });
+      connection.send({ type: 'pong', ...(frame.ref !== undefined && { ref: frame.ref }) });
+      return;
     case 'subscribe':
       return subscribe(ctx, connection, frame.channel, frame.ref);
     case 'unsubscribe':
@@ -106,7 +107,8 @@ export async function handleFrame(ctx: CommandContext, connection: Connection, r
 
 async function subscribe(ctx: CommandContext, connection: Connection, channel: string, ref: Ref): Promise<void> {
   if (connection.subscriptions.has(channel)) {
-    return connection.send({ type: 'subscribed', channel, ...(ref !== undefined && { ref }) });
+    connection.send({ type: 'subscribed', channel, ...(ref !== undefined && { ref }) });
+    return;
   }
   if (connection.subscriptions.size >= connection.limits.maxSubscriptions) {
     return sendError(ctx, connection, ref, ErrorCode.TooManySubscriptions, `At most ${connection.limits.maxSubscriptions} subscriptions per connection`);

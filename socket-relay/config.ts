@@ -8,10 +8,10 @@ const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(d
 
 const Env = z.object({
   /** HTTP port for `/ws`, `/healthz` and `/metrics`. */
-  PORT: int(8080),
+  PORT: int(8080).pipe(z.number().max(65535)),
   HOST: z.string().default('0.0.0.0'),
   /** `redis://` / `rediss://` URL; without it the relay uses the in-process broker (single relay only). */
-  REDIS_URL: z.string().url().optional(),
+  REDIS_URL: z.preprocess((v) => (v === '' ? undefined : v), z.string().url().optional()),
   /** JWKS endpoint of the token issuer (Cognito, Auth0, the local stack). */
   JWT_JWKS_URL: z.string().url(),
   JWT_ISSUER: z.string().min(1),
@@ -51,11 +51,11 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const parsed = Env.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
-  }
-  const problems: string[] = [];
-  if (parsed.data.FRAME_BURST < parsed.data.FRAME_RATE) problems.push('FRAME_BURST must be >= FRAME_RATE');
-  if (problems.length) throw new ConfigError(problems);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // Cross-field checks run on the raw values too, so every problem is reported in one go.
+  const rate = Number(env.FRAME_RATE ?? 50);
+  const burst = Number(env.FRAME_BURST ?? 100);
+  if (Number.isFinite(rate) && Number.isFinite(burst) && burst < rate) problems.push('FRAME_BURST must be >= FRAME_RATE');
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return parsed.data;
 }

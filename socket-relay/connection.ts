@@ -43,15 +43,17 @@ export class Connection {
   /**
    * Writes an already serialized frame. A client whose queue is over the limit
    * is cut off with 4009 rather than letting its buffer grow without bound.
+   * Returns whether the frame was written.
    */
-  sendRaw(data: string): void {
-    if (this.closed) return;
+  sendRaw(data: string): boolean {
+    if (this.closed) return false;
     if (this.transport.bufferedAmount > this.limits.maxBufferedBytes) {
       this.onSlow(this);
       this.close(CloseCode.TooSlow, 'too slow to keep up');
-      return;
+      return false;
     }
     this.transport.send(data);
+    return true;
   }
 
   /**
@@ -64,8 +66,8 @@ export class Connection {
     return next;
   }
 
-  send(frame: ServerFrame): void {
-    this.sendRaw(JSON.stringify(frame));
+  send(frame: ServerFrame): boolean {
+    return this.sendRaw(JSON.stringify(frame));
   }
 
   /** Closes with 4001 when the token expires; the client reconnects with a fresh one. */

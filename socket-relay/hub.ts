@@ -106,8 +106,7 @@ export class Hub {
     let delivered = 0;
     for (const connection of state.members) {
       if (connection.id === origin) continue;
-      connection.sendRaw(frame);
-      delivered++;
+      if (connection.sendRaw(frame)) delivered++;
     }
     this.metrics?.deliveries.inc(delivered);
   }

@@ -197,19 +197,28 @@ export class DynamoMessageStore implements MessageStore {
   async claim(roomId: string, clientKey: string, claim: MessageClaim): Promise<MessageClaim | null> {
     const key = `${roomId}#${clientKey}`;
     const item = { key, ...claim, expiresAt: Math.floor(this.clock() / 1000) + CLAIM_TTL_SECONDS };
-    const created = await conditional(
-      this.db.send(
-        new PutCommand({ TableName: this.tables.idempotency, Item: item, ConditionExpression: 'attribute_not_exists(#k)', ExpressionAttributeNames: { '#k': 'key' } }),
-      ),
-    );
-    if (created) return null;
-    const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tables.idempotency, Key: { key }, ConsistentRead: true }),
-    );
-    // Expired between the put and the get: treat as ours next time round.
-    if (!Item) return { ...claim, claimedAt: 0 };
-    const { key: _key, expiresAt: _exp, ...existing } = Item;
-    return existing as MessageClaim;
+    // Two rounds: an existing claim may expire (TTL) between our put and our get.
+    for (let round = 0; round < 2; round++) {
+      const created = await conditional(
+        this.db.send(
+          new PutCommand({
+            TableName: this.tables.idempotency,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(#k)',
+            ExpressionAttributeNames: { '#k': 'key' },
+          }),
+        ),
+      );
+      if (created) return null;
+      const { Item } = await this.db.send(
+        new GetCommand({ TableName: this.tables.idempotency, Key: { key }, ConsistentRead: true }),
+      );
+      if (Item) {
+        const { key: _key, expiresAt: _exp, ...existing } = Item;
+        return existing as MessageClaim;
+      }
+    }
+    throw new Error(`idempotency claim ${key} keeps vanishing; is the table's TTL misconfigured?`);
   }
 
   updateClaim(

@@ -1,0 +1,322 @@
+// Covers the messages and rooms domain over real DynamoDB stores (dynalite): seq allocation, idempotency claims, publish-after-persist, membership rules.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../../functions/adapters/dynamo-client.js';
+import { DynamoMessageStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
+import { DomainError } from '../../functions/domain/errors.js';
+import { listMessages, MESSAGE_EVENT, sendMessage, type MessageDeps } from '../../functions/domain/messages.js';
+import type { ChatMessage, MessageStore, Publisher } from '../../functions/domain/ports.js';
+import { addMember, createRoom, listRooms, removeMember, requireMember, type RoomDeps } from '../../functions/domain/rooms.js';
+import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
+import { decodeEnvelope, type Envelope } from '../../protocol/index.js';
+
+/** A Publisher port that records what was published and, at that moment, whether the message was already readable. */
+class RecordingPublisher implements Publisher {
+  readonly published: Array<{ channel: string; envelope: Envelope | null; readableAtPublish?: ChatMessage | null }> = [];
+  constructor(private readonly store?: MessageStore) {}
+  async publish(channel: string, payload: string): Promise<void> {
+    const envelope = decodeEnvelope(payload);
+    const entry: (typeof this.published)[number] = { channel, envelope };
+    if (this.store && envelope?.kind === 'message') {
+      entry.readableAtPublish = await this.store.getMessage(channel.slice('room:'.length), envelope.seq);
+    }
+    this.published.push(entry);
+  }
+}
+
+let dynamo: LocalDynamo;
+let db: DynamoDBDocumentClient;
+let rooms: DynamoRoomStore;
+let messages: DynamoMessageStore;
+
+beforeAll(async () => {
+  dynamo = await startDynamo({ prefix: 'msgdomain' });
+  db = createDocumentClient({ endpoint: dynamo.endpoint });
+  rooms = new DynamoRoomStore(db, dynamo.tables);
+  messages = new DynamoMessageStore(db, dynamo.tables);
+});
+afterAll(async () => {
+  db?.destroy();
+  await dynamo?.stop();
+});
+
+function deps(overrides: Partial<MessageDeps> = {}): MessageDeps & { publisher: RecordingPublisher } {
+  return { rooms, messages, publisher: new RecordingPublisher(messages), ...overrides } as MessageDeps & { publisher: RecordingPublisher };
+}
+const roomDeps = (): RoomDeps & { publisher: RecordingPublisher } => ({ rooms, publisher: new RecordingPublisher() });
+
+async function roomWith(owner: string, ...members: string[]): Promise<string> {
+  const d = roomDeps();
+  const room = await createRoom(d, owner, `room of ${owner}`);
+  for (const m of members) await addMember(d, owner, room.roomId, m);
+  return room.roomId;
+}
+
+async function domainError(promise: Promise<unknown>): Promise<DomainError> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DomainError);
+  return err as DomainError;
+}
+
+const claimKey = (userId: string, clientMessageId: string) => `${userId}#${clientMessageId}`;
+
+describe('sendMessage / listMessages', () => {
+  it('gives 50 concurrent sends seq 1..50 exactly, each published once after it was stored', async () => {
+    const roomId = await roomWith('alice', 'bob');
+    const d = deps();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => sendMessage(d, { roomId, userId: i % 2 ? 'bob' : 'alice', text: `m${i}` })),
+    );
+    const range = Array.from({ length: 50 }, (_, i) => i + 1);
+    expect(results.every((r) => r.created)).toBe(true);
+    expect(results.map((r) => r.message.seq).sort((a, b) => a - b)).toEqual(range);
+    expect(new Set(results.map((r) => r.message.id)).size).toBe(50);
+
+    expect(d.publisher.published).toHaveLength(50);
+    for (const { channel, envelope, readableAtPublish } of d.publisher.published) {
+      expect(channel).toBe(`room:${roomId}`);
+      expect(envelope).toMatchObject({ v: 1, kind: 'message', channel, event: MESSAGE_EVENT });
+      if (envelope?.kind !== 'message') throw new Error('expected a message envelope');
+      // Publish happens after persistence: the published seq is already readable with this id.
+      expect(readableAtPublish?.id).toBe(envelope.id);
+      expect(envelope.data).toEqual(readableAtPublish);
+      expect(envelope.ts).toBe(Date.parse(readableAtPublish!.createdAt));
+    }
+    expect(d.publisher.published.map((p) => (p.envelope as { seq: number }).seq).sort((a, b) => a - b)).toEqual(range);
+
+    // History pages through all 50 in order, without gaps.
+    const seen: number[] = [];
+    let afterSeq = 0;
+    for (let page = 0; page < 5; page++) {
+      const { messages: batch, nextAfterSeq } = await listMessages(d, { roomId, userId: 'bob', afterSeq, limit: 20 });
+      seen.push(...batch.map((m) => m.seq));
+      if (nextAfterSeq === null) break;
+      afterSeq = nextAfterSeq;
+    }
+    expect(seen).toEqual(range);
+    const texts = new Map(results.map((r) => [r.message.seq, r.message.text]));
+    const stored = await listMessages(d, { roomId, userId: 'alice', afterSeq: 0, limit: 50 });
+    expect(stored.messages.map((m) => m.text)).toEqual(range.map((s) => texts.get(s)));
+    expect(stored.nextAfterSeq).toBe(50);
+    expect((await listMessages(d, { roomId, userId: 'alice', afterSeq: 50, limit: 50 })).nextAfterSeq).toBeNull();
+  });
+
+  it('refuses non-members (forbidden) and unknown rooms (not_found), storing and publishing nothing', async () => {
+    const roomId = await roomWith('alice');
+    const d = deps();
+    expect((await domainError(sendMessage(d, { roomId, userId: 'mallory', text: 'hi' }))).code).toBe('forbidden');
+    expect((await domainError(sendMessage(d, { roomId: 'r_nope', userId: 'alice', text: 'hi' }))).code).toBe('not_found');
+    expect((await domainError(listMessages(d, { roomId, userId: 'mallory', afterSeq: 0, limit: 10 }))).code).toBe('forbidden');
+    expect(await messages.lastSeq(roomId)).toBe(0);
+    expect(d.publisher.published).toEqual([]);
+  });
+
+  it('returns the stored message with created:false on an idempotent retry and publishes nothing again', async () => {
+    const roomId = await roomWith('alice');
+    const d = deps();
+    const first = await sendMessage(d, { roomId, userId: 'alice', text: 'once', clientMessageId: 'c-1' });
+    const retry = await sendMessage(d, { roomId, userId: 'alice', text: 'once', clientMessageId: 'c-1' });
+    expect(first.created).toBe(true);
+    expect(first.message).toMatchObject({ seq: 1, text: 'once', clientMessageId: 'c-1' });
+    expect(retry).toEqual({ message: first.message, created: false });
+    expect(d.publisher.published).toHaveLength(1);
+    expect(await messages.lastSeq(roomId)).toBe(1);
+  });
+
+  it('concurrent retries of one clientMessageId store one message', async () => {
+    const roomId = await roomWith('alice');
+    const d = deps();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 5 }, () => sendMessage(d, { roomId, userId: 'alice', text: 'dup', clientMessageId: 'c-race' })),
+    );
+    const created = outcomes.filter((o) => o.status === 'fulfilled' && o.value.created);
+    expect(created).toHaveLength(1);
+    for (const o of outcomes) {
+      if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'conflict' }); // "still in progress"
+    }
+    expect(await messages.lastSeq(roomId)).toBe(1);
+    expect(d.publisher.published).toHaveLength(1);
+  });
+
+  it('rejects the same clientMessageId with a different text as a conflict', async () => {
+    const roomId = await roomWith('alice');
+    const d = deps();
+    await sendMessage(d, { roomId, userId: 'alice', text: 'original', clientMessageId: 'c-2' });
+    const err = await domainError(sendMessage(d, { roomId, userId: 'alice', text: 'changed', clientMessageId: 'c-2' }));
+    expect(err.code).toBe('conflict');
+    expect(err.message).toContain('clientMessageId');
+    expect(await messages.lastSeq(roomId)).toBe(1);
+    expect(d.publisher.published).toHaveLength(1);
+  });
+
+  it('lets two users reuse the same clientMessageId independently', async () => {
+    const roomId = await roomWith('alice', 'bob');
+    const d = deps();
+    const a = await sendMessage(d, { roomId, userId: 'alice', text: 'from alice', clientMessageId: 'shared' });
+    const b = await sendMessage(d, { roomId, userId: 'bob', text: 'from bob', clientMessageId: 'shared' });
+    expect(a.created && b.created).toBe(true);
+    expect(a.message.id).not.toBe(b.message.id);
+    expect([a.message.seq, b.message.seq]).toEqual([1, 2]);
+    expect(d.publisher.published).toHaveLength(2);
+  });
+
+  it('treats a fresh claim without a stored message as still in progress (conflict)', async () => {
+    const roomId = await roomWith('alice');
+    const d = deps();
+    await messages.claim(roomId, claimKey('alice', 'c-busy'), { messageId: 'held', userId: 'alice', text: 'hi', claimedAt: Date.now() });
+    const err = await domainError(sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-busy' }));
+    expect(err.code).toBe('conflict');
+    expect(err.message).toMatch(/in progress/);
+    expect(await messages.lastSeq(roomId)).toBe(0);
+    expect(d.publisher.published).toEqual([]);
+  });
+
+  it('takes over a stale claim and stores the message under the claim’s message id', async () => {
+    const roomId = await roomWith('alice');
+    const d = deps();
+    await messages.claim(roomId, claimKey('alice', 'c-stale'), {
+      messageId: 'stale-id',
+      userId: 'alice',
+      text: 'hi',
+      claimedAt: Date.now() - 10 * 60_000,
+    });
+    const result = await sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-stale' });
+    expect(result.created).toBe(true);
+    expect(result.message).toMatchObject({ id: 'stale-id', seq: 1, text: 'hi' });
+    expect(await messages.getMessage(roomId, 1)).toMatchObject({ id: 'stale-id' });
+    expect(d.publisher.published.map((p) => p.envelope)).toMatchObject([{ kind: 'message', id: 'stale-id', seq: 1 }]);
+    // And a retry now finds it.
+    const retry = await sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-stale' });
+    expect(retry).toEqual({ message: result.message, created: false });
+  });
+
+  it('returns the message of a holder that crashed after writing it (created:false, nothing published)', async () => {
+    const roomId = await roomWith('alice');
+    const d = deps();
+    const written: ChatMessage = {
+      id: 'crashed-id',
+      seq: 1,
+      roomId,
+      userId: 'alice',
+      text: 'hi',
+      createdAt: new Date().toISOString(),
+      clientMessageId: 'c-crash',
+    };
+    expect(await messages.putMessageAtSeq(written)).toBe(true);
+    await messages.claim(roomId, claimKey('alice', 'c-crash'), {
+      messageId: 'crashed-id',
+      userId: 'alice',
+      text: 'hi',
+      claimedAt: Date.now() - 10 * 60_000,
+      seq: 1,
+    });
+    const result = await sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-crash' });
+    expect(result).toEqual({ message: written, created: false });
+    expect(await messages.lastSeq(roomId)).toBe(1);
+    expect(d.publisher.published).toEqual([]);
+  });
+
+  it('takes over a stale claim whose recorded seq went to someone else, writing at the next seq', async () => {
+    const roomId = await roomWith('alice', 'bob');
+    const d = deps();
+    const other = await sendMessage(d, { roomId, userId: 'bob', text: 'won seq 1' });
+    await messages.claim(roomId, claimKey('alice', 'c-lost'), {
+      messageId: 'lost-id',
+      userId: 'alice',
+      text: 'hi',
+      claimedAt: Date.now() - 10 * 60_000,
+      seq: 1,
+    });
+    const result = await sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-lost' });
+    expect(result.created).toBe(true);
+    expect(result.message).toMatchObject({ id: 'lost-id', seq: 2 });
+    expect(await messages.getMessage(roomId, 1)).toEqual(other.message);
+  });
+
+  it('gives up with unavailable after maxSeqAttempts lost races', async () => {
+    const roomId = await roomWith('alice');
+    let puts = 0;
+    const alwaysTaken: MessageStore = {
+      lastSeq: (r) => messages.lastSeq(r),
+      getMessage: (r, s) => messages.getMessage(r, s),
+      listMessages: (r, a, l) => messages.listMessages(r, a, l),
+      claim: (r, k, c) => messages.claim(r, k, c),
+      updateClaim: (r, k, e, p) => messages.updateClaim(r, k, e, p),
+      putMessageAtSeq: async () => {
+        puts++;
+        return false;
+      },
+    };
+    const d = deps({ messages: alwaysTaken, maxSeqAttempts: 4 });
+    const err = await domainError(sendMessage(d, { roomId, userId: 'alice', text: 'hot room', clientMessageId: 'c-hot' }));
+    expect(err.code).toBe('unavailable');
+    expect(err.message).toContain(roomId);
+    expect(puts).toBe(4);
+    expect(d.publisher.published).toEqual([]);
+  });
+});
+
+describe('rooms', () => {
+  it('creates a room whose creator is a member and lists it for them', async () => {
+    const d = roomDeps();
+    const room = await createRoom(d, 'alice', 'town hall');
+    expect(room).toMatchObject({ name: 'town hall', createdBy: 'alice' });
+    expect(await requireMember(rooms, room.roomId, 'alice')).toMatchObject({ roomId: room.roomId, userId: 'alice', addedBy: 'alice' });
+    const listed = await listRooms(d, 'alice');
+    expect(listed.find((r) => r.roomId === room.roomId)).toMatchObject({ name: 'town hall', joinedAt: room.createdAt });
+  });
+
+  it('requireMember tells an unknown room (not_found) from a non-member (forbidden)', async () => {
+    const roomId = await roomWith('alice');
+    expect((await domainError(requireMember(rooms, 'r_does_not_exist', 'alice'))).code).toBe('not_found');
+    expect((await domainError(requireMember(rooms, roomId, 'mallory'))).code).toBe('forbidden');
+  });
+
+  it('addMember twice reports created:false and keeps the original membership', async () => {
+    const roomId = await roomWith('alice', 'carol');
+    const d: RoomDeps = { rooms, publisher: new RecordingPublisher(), now: () => new Date('2030-01-01T00:00:00Z') };
+    const first = await addMember(d, 'alice', roomId, 'bob');
+    expect(first.created).toBe(true);
+    const again = await addMember({ ...d, now: () => new Date('2031-01-01T00:00:00Z') }, 'carol', roomId, 'bob');
+    expect(again.created).toBe(false);
+    expect(again.membership).toEqual({ roomId, userId: 'bob', addedBy: 'alice', joinedAt: '2030-01-01T00:00:00.000Z' });
+  });
+
+  it('addMember by a non-member is forbidden', async () => {
+    const roomId = await roomWith('alice');
+    expect((await domainError(addMember(roomDeps(), 'mallory', roomId, 'mallory'))).code).toBe('forbidden');
+    expect(await rooms.getMembership(roomId, 'mallory')).toBeNull();
+  });
+
+  it('removeMember deletes the membership and then publishes a revoke envelope', async () => {
+    const roomId = await roomWith('alice', 'bob');
+    const d = roomDeps();
+    await removeMember(d, 'alice', roomId, 'bob');
+    expect(await rooms.getMembership(roomId, 'bob')).toBeNull();
+    expect(d.publisher.published).toEqual([
+      { channel: `room:${roomId}`, envelope: { v: 1, kind: 'revoke', channel: `room:${roomId}`, userId: 'bob' } },
+    ]);
+    expect((await domainError(requireMember(rooms, roomId, 'bob'))).code).toBe('forbidden');
+  });
+
+  it('lets members remove themselves but only the creator remove others', async () => {
+    const roomId = await roomWith('alice', 'bob', 'carol');
+    const d = roomDeps();
+    expect((await domainError(removeMember(d, 'bob', roomId, 'carol'))).code).toBe('forbidden');
+    expect(await rooms.getMembership(roomId, 'carol')).not.toBeNull();
+    await removeMember(d, 'bob', roomId, 'bob');
+    expect(await rooms.getMembership(roomId, 'bob')).toBeNull();
+    expect(d.publisher.published.map((p) => p.envelope)).toEqual([{ v: 1, kind: 'revoke', channel: `room:${roomId}`, userId: 'bob' }]);
+  });
+
+  it('removeMember of a non-member or in an unknown room is not_found and publishes nothing', async () => {
+    const roomId = await roomWith('alice');
+    const d = roomDeps();
+    expect((await domainError(removeMember(d, 'alice', roomId, 'nobody'))).code).toBe('not_found');
+    expect((await domainError(removeMember(d, 'alice', 'r_missing', 'alice'))).code).toBe('not_found');
+    expect(d.publisher.published).toEqual([]);
+  });
+});
