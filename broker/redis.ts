@@ -4,75 +4,86 @@
  * second one, because a subscribed connection can issue nothing else.
  * ioredis remembers subscriptions and resubscribes after a reconnect.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Broker, MessageListener } from './types.js';
 
 export interface RedisBrokerOptions {
   /** `redis://` or `rediss://` URL. */
   url: string;
-  /** Extra ioredis options (TLS, timeouts). */
+  /** Extra ioredis options (TLS, password, timeouts). */
   redis?: RedisOptions;
   /** Called on connection errors and reconnects; they are retried, never thrown. */
   onEvent?: (event: 'error' | 'reconnecting' | 'ready', role: 'publisher' | 'subscriber', detail?: unknown) => void;
 }
 
 /** Reconnect quickly at first, then at most every 2 s. */
-const retryStrategy = (attempt: number): number => Math.min(50 * 2 ** attempt, 2000);
+export const retryStrategy = (attempt: number): number => Math.min(50 * 2 ** attempt, 2000);
+
+/**
+ * ioredis is loaded on first use, not at import: a function bundle built for
+ * Upstash then drops it entirely (it is about 150 KB minified).
+ */
+export const loadIoredis = () => import('ioredis');
 
 export class RedisBroker implements Broker {
-  private pub: Redis | null = null;
-  private sub: Redis | null = null;
+  private pub: Promise<Redis> | null = null;
+  private sub: Promise<Redis> | null = null;
+  private subStatus = () => 'wait';
   private listener: MessageListener | null = null;
 
   constructor(private readonly options: RedisBrokerOptions) {}
 
   async publish(channel: string, payload: string): Promise<void> {
-    await this.publisher().publish(channel, payload);
+    await (await this.publisher()).publish(channel, payload);
   }
 
   async subscribe(channel: string): Promise<void> {
-    await this.subscriber().subscribe(channel);
+    await (await this.subscriber()).subscribe(channel);
   }
 
   async unsubscribe(channel: string): Promise<void> {
-    if (this.sub) await this.sub.unsubscribe(channel);
+    if (this.sub) await (await this.sub).unsubscribe(channel);
   }
 
   onMessage(listener: MessageListener): void {
     this.listener = listener;
   }
 
-  /** Resolves once the subscriber connection is ready (for health checks and start-up). */
+  /** Resolves once the subscriber connection is ready (for start-up). */
   async ready(): Promise<void> {
-    const sub = this.subscriber();
+    const sub = await this.subscriber();
     if (sub.status === 'ready') return;
     await new Promise<void>((resolve) => sub.once('ready', () => resolve()));
   }
 
-  /** Whether the subscribing connection is currently usable. */
+  /** Whether the subscribing connection is currently usable (true before it is first needed). */
   get healthy(): boolean {
-    return this.sub === null || this.sub.status === 'ready';
+    return this.sub === null || this.subStatus() === 'ready';
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.pub, this.sub].map((c) => c?.quit().catch(() => c.disconnect())));
+    const clients = await Promise.all([this.pub, this.sub]);
     this.pub = this.sub = null;
+    await Promise.all(clients.map((c) => c?.quit().catch(() => c.disconnect())));
   }
 
-  private publisher(): Redis {
+  private publisher(): Promise<Redis> {
     return (this.pub ??= this.connect('publisher'));
   }
 
-  private subscriber(): Redis {
-    if (this.sub) return this.sub;
-    const sub = this.connect('subscriber');
-    sub.on('message', (channel: string, payload: string) => this.listener?.(channel, payload));
-    return (this.sub = sub);
+  private subscriber(): Promise<Redis> {
+    return (this.sub ??= this.connect('subscriber').then((sub) => {
+      sub.on('message', (channel: string, payload: string) => this.listener?.(channel, payload));
+      this.subStatus = () => sub.status;
+      return sub;
+    }));
   }
 
-  private connect(role: 'publisher' | 'subscriber'): Redis {
+  private async connect(role: 'publisher' | 'subscriber'): Promise<Redis> {
+    const { Redis } = await loadIoredis();
     const client = new Redis(this.options.url, {
       retryStrategy,
+      // A publisher fails fast (the write is already stored); a subscriber waits for Redis.
       maxRetriesPerRequest: role === 'publisher' ? 2 : null,
       enableAutoPipelining: role === 'publisher',
       ...this.options.redis,

@@ -2,23 +2,24 @@
  * The Redis envelope: what functions publish and relays forward. Versioned and
  * validated by the relay before anything reaches a client.
  */
-import { z } from 'zod';
 import { MAX_CHANNEL_LENGTH } from './channels.js';
+import * as z from './zod.js';
 
 export const ENVELOPE_VERSION = 1;
 
-const channel = z.string().min(1).max(MAX_CHANNEL_LENGTH);
+const channel = z.string().check(z.minLength(1), z.maxLength(MAX_CHANNEL_LENGTH));
+const event = z.string().check(z.minLength(1), z.maxLength(64));
 
 /** A durable message: already stored with its per-channel `seq`. */
 export const MessageEnvelope = z.object({
   v: z.literal(ENVELOPE_VERSION),
   kind: z.literal('message'),
   channel,
-  seq: z.number().int().positive(),
-  id: z.string().min(1),
-  event: z.string().min(1).max(64),
+  seq: z.int().check(z.positive()),
+  id: z.string().check(z.minLength(1)),
+  event,
   data: z.unknown(),
-  ts: z.number().int(),
+  ts: z.int(),
 });
 
 /** An ephemeral client signal (typing, cursor); `origin` is the sending connection, which is not echoed. */
@@ -26,10 +27,10 @@ export const SignalEnvelope = z.object({
   v: z.literal(ENVELOPE_VERSION),
   kind: z.literal('signal'),
   channel,
-  event: z.string().min(1).max(64),
-  userId: z.string().min(1),
+  event,
+  userId: z.string().check(z.minLength(1)),
   data: z.unknown(),
-  origin: z.string().optional(),
+  origin: z.optional(z.string()),
 });
 
 /** Access revoked: every relay drops `userId`'s subscriptions to `channel` at once. */
@@ -37,7 +38,7 @@ export const RevokeEnvelope = z.object({
   v: z.literal(ENVELOPE_VERSION),
   kind: z.literal('revoke'),
   channel,
-  userId: z.string().min(1),
+  userId: z.string().check(z.minLength(1)),
 });
 
 export const Envelope = z.discriminatedUnion('kind', [MessageEnvelope, SignalEnvelope, RevokeEnvelope]);

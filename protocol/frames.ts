@@ -3,23 +3,18 @@
  * schemas validated by the relay; server frames are typed here so the relay
  * and the client SDK share one definition.
  */
-import { z } from 'zod';
 import { MAX_CHANNEL_LENGTH } from './channels.js';
+import * as z from './zod.js';
 
 /** A client-chosen correlation id echoed by the reply. */
-const ref = z.union([z.string().max(64), z.number().int()]).optional();
-const channel = z.string().min(1).max(MAX_CHANNEL_LENGTH);
+const ref = z.optional(z.union([z.string().check(z.maxLength(64)), z.int()]));
+const channel = z.string().check(z.minLength(1), z.maxLength(MAX_CHANNEL_LENGTH));
+const event = z.string().check(z.minLength(1), z.maxLength(64));
 
-export const AuthFrame = z.object({ type: z.literal('auth'), token: z.string().min(1).max(8192), ref });
+export const AuthFrame = z.object({ type: z.literal('auth'), token: z.string().check(z.minLength(1), z.maxLength(8192)), ref });
 export const SubscribeFrame = z.object({ type: z.literal('subscribe'), channel, ref });
 export const UnsubscribeFrame = z.object({ type: z.literal('unsubscribe'), channel, ref });
-export const SignalFrame = z.object({
-  type: z.literal('signal'),
-  channel,
-  event: z.string().min(1).max(64),
-  data: z.unknown().optional(),
-  ref,
-});
+export const SignalFrame = z.object({ type: z.literal('signal'), channel, event, data: z.optional(z.unknown()), ref });
 export const PresenceFrame = z.object({ type: z.literal('presence'), channel, ref });
 export const PingFrame = z.object({ type: z.literal('ping'), ref });
 
@@ -33,7 +28,7 @@ export const ClientFrame = z.discriminatedUnion('type', [
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['type'];
-export const CLIENT_FRAME_TYPES: readonly string[] = ClientFrame.options.map((o) => o.shape.type.value);
+export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ['auth', 'subscribe', 'unsubscribe', 'signal', 'presence', 'ping'];
 
 type Ref = string | number | undefined;
 

@@ -38,13 +38,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return async (token) => {
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, keys, {
-        issuer: options.issuer,
-        ...(options.audience !== undefined && { audience: options.audience }),
-        clockTolerance: options.clockToleranceSec ?? 5,
-      }));
+      ({ payload } = await jwtVerify(token, keys, { issuer: options.issuer, clockTolerance: options.clockToleranceSec ?? 5 }));
     } catch (err) {
       throw new TokenError(describe(err), { cause: err });
+    }
+    // Like API Gateway's JWT authorizer: `aud` must contain the audience, or, for tokens
+    // without `aud` (Cognito access tokens), `client_id` must equal it.
+    if (options.audience !== undefined && !audienceMatches(payload, options.audience)) {
+      throw new TokenError('token claim aud is invalid');
     }
     if (typeof payload.sub !== 'string' || !USER_ID_PATTERN.test(payload.sub)) {
       throw new TokenError('token has no usable sub claim');
@@ -57,6 +58,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       claims: payload,
     };
   };
+}
+
+function audienceMatches(payload: { aud?: string | string[]; client_id?: unknown }, audience: string): boolean {
+  if (payload.aud !== undefined) return (Array.isArray(payload.aud) ? payload.aud : [payload.aud]).includes(audience);
+  return payload.client_id === audience;
 }
 
 function describe(err: unknown): string {

@@ -58,7 +58,7 @@ export function parseClientFrame(
   }
   const ref = refOf(value);
   const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
-  if (typeof type !== 'string' || !CLIENT_FRAME_TYPES.includes(type)) {
+  if (typeof type !== 'string' || !(CLIENT_FRAME_TYPES as readonly string[]).includes(type)) {
     return {
       ok: false,
       ref,

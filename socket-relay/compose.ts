@@ -7,12 +7,14 @@
 import type { Logger } from 'pino';
 import { MemoryBroker } from '../broker/memory.js';
 import { RedisBroker } from '../broker/redis.js';
+import { RedisClusterBroker } from '../broker/redis-cluster.js';
 import type { Broker } from '../broker/types.js';
 import { createDocumentClient } from '../functions/adapters/dynamo-client.js';
 import { DynamoMembershipReader } from '../functions/adapters/dynamo-stores.js';
 import { ChannelAccess } from './access.js';
 import { createTokenVerifier } from './auth.js';
 import type { RelayConfig } from './config.js';
+import { startEmfMetrics } from './emf-metrics.js';
 import { createRelayMetrics } from './metrics.js';
 import { MemoryPresence, RedisPresence } from './presence.js';
 import { createRelay, type Relay } from './server.js';
@@ -27,17 +29,20 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
   const metrics = createRelayMetrics();
   let broker: Broker;
   let brokerHealthy: () => boolean = () => true;
+  let redisReconnects = 0;
   if (overrides.broker) {
     broker = overrides.broker;
   } else if (config.REDIS_URL) {
-    const redis = new RedisBroker({
-      url: config.REDIS_URL,
-      onEvent: (event, role, detail) => {
-        metrics.brokerEvents.inc({ event });
-        if (event === 'ready') logger.info({ role }, 'redis ready');
-        else logger.warn({ role, event, err: detail }, 'redis connection problem; retrying');
-      },
-    });
+    const onEvent = (event: 'error' | 'reconnecting' | 'ready', role: string, detail?: unknown) => {
+      metrics.brokerEvents.inc({ event });
+      if (event === 'reconnecting') redisReconnects++;
+      if (event === 'ready') logger.info({ role }, 'redis ready');
+      else logger.warn({ role, event, err: detail }, 'redis connection problem; retrying');
+    };
+    const password = config.REDIS_PASSWORD;
+    const redis = config.REDIS_CLUSTER
+      ? new RedisClusterBroker({ url: config.REDIS_URL, password, onEvent })
+      : new RedisBroker({ url: config.REDIS_URL, redis: password ? { password } : {}, onEvent });
     brokerHealthy = () => redis.healthy;
     broker = redis;
   } else {
@@ -46,7 +51,10 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
   }
 
   const db = createDocumentClient({ endpoint: config.DYNAMODB_ENDPOINT });
-  const presence = config.REDIS_URL && !overrides.broker ? new RedisPresence({ url: config.REDIS_URL }) : new MemoryPresence();
+  const presence =
+    config.REDIS_URL && !overrides.broker
+      ? new RedisPresence({ url: config.REDIS_URL, password: config.REDIS_PASSWORD, cluster: config.REDIS_CLUSTER })
+      : new MemoryPresence();
 
   const relay = createRelay({
     broker,
@@ -68,9 +76,23 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
     heartbeatMs: config.HEARTBEAT_MS,
   });
 
+  const stopEmf = config.RELAY_METRICS_NAMESPACE
+    ? startEmfMetrics({
+        namespace: config.RELAY_METRICS_NAMESPACE,
+        service: config.RELAY_METRICS_SERVICE,
+        connections: () => relay.connectionCount(),
+        takeRedisReconnects: () => {
+          const count = redisReconnects;
+          redisReconnects = 0;
+          return count;
+        },
+      })
+    : () => {};
+
   return {
     relay,
     async shutdown() {
+      stopEmf();
       await relay.drain(config.DRAIN_TIMEOUT_MS);
       await Promise.allSettled([broker.close(), presence.close()]);
       db.destroy();

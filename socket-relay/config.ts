@@ -2,24 +2,34 @@
  * Relay configuration from the environment, validated up front: every problem
  * is reported at once, naming the variable to fix.
  */
-import { z } from 'zod';
+import * as z from '../protocol/zod.js';
 
-const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+/** Unset and empty (common in compose files) both mean "not configured". */
+const blankAsUnset = (value: unknown) => (value === '' ? undefined : value);
+const optional = <T extends z.ZodMiniType>(schema: T) => z.pipe(z.transform(blankAsUnset), z.optional(schema));
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max)), def);
+const flag = z._default(z.pipe(z.enum(['true', 'false', '1', '0']), z.transform((v) => v === 'true' || v === '1')), false);
 
 const Env = z.object({
   /** HTTP port for `/ws`, `/healthz` and `/metrics`. */
-  PORT: int(8080).pipe(z.number().max(65535)),
-  HOST: z.string().default('0.0.0.0'),
+  PORT: int(8080, 0, 65535),
+  HOST: z._default(z.string(), '0.0.0.0'),
   /** `redis://` / `rediss://` URL; without it the relay uses the in-process broker (single relay only). */
-  REDIS_URL: z.preprocess((v) => (v === '' ? undefined : v), z.string().url().optional()),
+  REDIS_URL: optional(z.url()),
+  /** Redis AUTH password (ElastiCache auth token), when not in the URL. */
+  REDIS_PASSWORD: optional(z.string()),
+  /** `true` for Redis Cluster / ElastiCache cluster mode: sharded pub/sub (SSUBSCRIBE). */
+  REDIS_CLUSTER: flag,
   /** JWKS endpoint of the token issuer (Cognito, Auth0, the local stack). */
-  JWT_JWKS_URL: z.string().url(),
-  JWT_ISSUER: z.string().min(1),
-  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_JWKS_URL: z.url(),
+  JWT_ISSUER: z.string().check(z.minLength(1)),
+  /** Expected `aud` (or, for Cognito access tokens, `client_id`). */
+  JWT_AUDIENCE: optional(z.string().check(z.minLength(1))),
   /** DynamoDB table of room memberships (read-only for the relay). */
-  MEMBERSHIPS_TABLE: z.string().min(3),
+  MEMBERSHIPS_TABLE: z.string().check(z.minLength(3)),
   /** Local DynamoDB endpoint (dynalite); unset in AWS. */
-  DYNAMODB_ENDPOINT: z.string().url().optional(),
+  DYNAMODB_ENDPOINT: optional(z.url()),
   /** Largest accepted client frame in bytes; larger frames close with 1009. */
   MAX_PAYLOAD_BYTES: int(64 * 1024, 256),
   /** How long a new socket may stay unauthenticated. */
@@ -33,14 +43,17 @@ const Env = z.object({
   SIGNAL_RATE: int(20, 1),
   /** Bytes queued for one socket before it is cut off with 4009. */
   MAX_BUFFERED_BYTES: int(1024 * 1024, 1024),
-  /** Heartbeat interval: a socket that misses two pings in a row is terminated. */
+  /** Heartbeat interval: a socket that has not answered the previous ping is terminated. */
   HEARTBEAT_MS: int(30_000, 100),
   /** On SIGTERM: stop accepting, tell clients 1012, wait at most this long. */
   DRAIN_TIMEOUT_MS: int(10_000, 0),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** When set, one CloudWatch embedded-metric line a minute (connections, Redis reconnects) for scaling and alarms. */
+  RELAY_METRICS_NAMESPACE: optional(z.string().check(z.minLength(1))),
+  RELAY_METRICS_SERVICE: z._default(z.string(), 'townsquare-relay'),
+  LOG_LEVEL: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
 });
 
-export type RelayConfig = z.infer<typeof Env>;
+export type RelayConfig = z.output<typeof Env>;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

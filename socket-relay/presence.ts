@@ -4,7 +4,7 @@
  * score is its expiry; the owning relay refreshes its entries, so a relay
  * that dies simply stops refreshing and its entries age out.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Connection } from './connection.js';
 
 export interface PresenceMember {
@@ -52,6 +52,9 @@ export class MemoryPresence implements Presence {
 
 export interface RedisPresenceOptions {
   url: string;
+  password?: string;
+  /** Redis Cluster: each channel's set lives on the shard owning its `{channel}` hash tag. */
+  cluster?: boolean;
   /** How long an entry lives without a refresh. @default 60000 */
   ttlMs?: number;
 }
@@ -60,14 +63,25 @@ const SEPARATOR = '\n';
 const key = (channel: string) => `presence:{${channel}}`;
 
 export class RedisPresence implements Presence {
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly ttlMs: number;
   /** This relay's entries, refreshed every ttl/3. */
   private readonly local = new Map<string, Set<Connection>>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(options: RedisPresenceOptions) {
-    this.redis = new Redis(options.url, { maxRetriesPerRequest: 1, lazyConnect: false });
+    const tls = options.url.startsWith('rediss://') ? { tls: {} } : {};
+    const password = options.password ? { password: options.password } : {};
+    if (options.cluster) {
+      const { hostname, port } = new URL(options.url);
+      this.redis = new Cluster([{ host: hostname, port: Number(port || 6379) }], {
+        // ElastiCache's TLS certificates name the configuration endpoint, not node IPs.
+        dnsLookup: (address, callback) => callback(null, address),
+        redisOptions: { ...tls, ...password, maxRetriesPerRequest: 1 },
+      });
+    } else {
+      this.redis = new Redis(options.url, { ...password, maxRetriesPerRequest: 1 });
+    }
     this.redis.on('error', () => {}); // reported by the broker's connection; presence is best-effort
     this.ttlMs = options.ttlMs ?? 60_000;
     this.timer = setInterval(() => void this.refresh().catch(() => {}), this.ttlMs / 3);
@@ -108,14 +122,17 @@ export class RedisPresence implements Presence {
   }
 
   private async refresh(): Promise<void> {
-    if (this.local.size === 0) return;
     const expiry = Date.now() + this.ttlMs;
-    const pipeline = this.redis.pipeline();
-    for (const [channel, connections] of this.local) {
-      for (const connection of connections) pipeline.zadd(key(channel), expiry, member(connection));
-      pipeline.pexpire(key(channel), this.ttlMs * 2);
-    }
-    await pipeline.exec();
+    // One transaction per channel: its keys share a slot, which Redis Cluster requires.
+    await Promise.all(
+      [...this.local].map(([channel, connections]) =>
+        this.redis
+          .multi()
+          .zadd(key(channel), ...[...connections].flatMap((c) => [expiry, member(c)]))
+          .pexpire(key(channel), this.ttlMs * 2)
+          .exec(),
+      ),
+    );
   }
 }
 

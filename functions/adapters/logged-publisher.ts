@@ -4,20 +4,23 @@
  * get the same message anyway). Failures are logged; subscribers recover the
  * message from history when they notice the seq gap.
  */
-import type { Logger } from 'pino';
 import type { Publisher } from '../../broker/types.js';
+
+export interface ErrorLogger {
+  error(message: string, extra: Record<string, unknown>): void;
+}
 
 export class LoggedPublisher implements Publisher {
   constructor(
     private readonly inner: Publisher,
-    private readonly logger: Logger,
+    private readonly logger: ErrorLogger,
   ) {}
 
   async publish(channel: string, payload: string): Promise<void> {
     try {
       await this.inner.publish(channel, payload);
-    } catch (err) {
-      this.logger.error({ err, channel }, 'publish failed after the write was stored; subscribers will backfill');
+    } catch (error) {
+      this.logger.error('publish failed after the write was stored; subscribers will backfill', { error, channel });
     }
   }
 }

@@ -13,8 +13,10 @@ export interface RoomDeps {
   publisher: Publisher;
   now?: () => Date;
 }
+/** What the routes that only touch the store need. */
+export type RoomStoreDeps = Omit<RoomDeps, 'publisher'>;
 
-export async function createRoom(deps: RoomDeps, userId: string, name: string): Promise<Room> {
+export async function createRoom(deps: RoomStoreDeps, userId: string, name: string): Promise<Room> {
   const createdAt = (deps.now?.() ?? new Date()).toISOString();
   const room: Room = { roomId: newRoomId(), name, createdBy: userId, createdAt };
   await deps.rooms.createRoom(room, { roomId: room.roomId, userId, addedBy: userId, joinedAt: createdAt });
@@ -25,7 +27,7 @@ export interface RoomSummary extends Room {
   joinedAt: string;
 }
 
-export async function listRooms(deps: RoomDeps, userId: string): Promise<RoomSummary[]> {
+export async function listRooms(deps: RoomStoreDeps, userId: string): Promise<RoomSummary[]> {
   const memberships = await deps.rooms.listMemberships(userId);
   const rooms = await deps.rooms.getRooms(memberships.map((m) => m.roomId));
   const byId = new Map(rooms.map((r) => [r.roomId, r]));
@@ -45,7 +47,7 @@ export async function requireMember(rooms: RoomStore, roomId: string, userId: st
 }
 
 export async function addMember(
-  deps: RoomDeps,
+  deps: RoomStoreDeps,
   actorId: string,
   roomId: string,
   userId: string,

@@ -1,8 +1,8 @@
 /** GET /rooms → the caller's rooms. */
 import { listRooms } from '../domain/rooms.js';
-import { getDeps } from '../lib/deps.js';
+import { getStores } from '../lib/stores.js';
 import { httpHandler, json } from '../lib/http.js';
 
 export const handler = httpHandler(async (_event, caller) => {
-  return json(200, { rooms: await listRooms(getDeps(), caller.userId) });
+  return json(200, { rooms: await listRooms(getStores(), caller.userId) });
 });

@@ -7,7 +7,7 @@ import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from '../../protocol/zod.js';
 import { ErrorCode, USER_ID_PATTERN } from '../../protocol/index.js';
 import { DomainError } from '../domain/errors.js';
 import { logger } from './logger.js';
@@ -60,7 +60,7 @@ function scopesFromClaim(scope: unknown): string[] {
 }
 
 /** Parses the JSON body against `schema`; oversize → 413, not JSON → 400 invalid_json, wrong shape → 400. */
-export function parseBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.infer<T> {
+export function parseBody<T extends z.ZodMiniType>(event: HttpEvent, schema: T): z.infer<T> {
   const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
     throw new DomainError(ErrorCode.PayloadTooLarge, `Request body exceeds ${MAX_BODY_BYTES} bytes`);
@@ -75,7 +75,7 @@ export function parseBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.i
 }
 
 /** Validates `value` (path parameters, query string) against `schema`. */
-export function validate<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
+export function validate<T extends z.ZodMiniType>(schema: T, value: unknown, where: string): z.infer<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const details = parsed.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; ');
@@ -95,7 +95,7 @@ export function httpHandler(
       return await run(event, callerOf(event));
     } catch (err) {
       if (err instanceof DomainError) return errorResponse(err.code, err.message);
-      logger.error({ err, routeKey: event.routeKey, requestId: event.requestContext.requestId }, 'unhandled error');
+      logger.error('unhandled error', { error: err as Error, routeKey: event.routeKey, requestId: event.requestContext.requestId });
       return errorResponse(ErrorCode.Internal, 'Internal error; it has been logged');
     }
   };

@@ -16,7 +16,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { SecurityGroup, type ISecurityGroup } from 'aws-cdk-lib/aws-ec2';
 import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { basename, join } from 'node:path';
@@ -160,6 +160,7 @@ export class ApiFunctions extends Construct {
         mainFields: LAMBDA_MAIN_FIELDS,
         banner: ESM_REQUIRE_BANNER,
         forceDockerBundling: false,
+        logLevel: LogLevel.ERROR,
       },
     });
     Validations.of(fn).acknowledge({

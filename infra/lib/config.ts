@@ -124,10 +124,10 @@ export function readConfig(source: ContextSource): TownsquareConfig {
   }
 
   const upstashSecretArn = str('upstashSecretArn');
-  if (redis === 'upstash' && !upstashSecretArn) {
+  if (redisRaw === 'upstash' && !upstashSecretArn) {
     problems.push('upstashSecretArn: required with redis=upstash (a Secrets Manager secret holding {restUrl, restToken, redisUrl})');
   }
-  if (redis === 'elasticache' && upstashSecretArn) {
+  if (redisRaw === 'elasticache' && upstashSecretArn) {
     problems.push('upstashSecretArn: given, but redis is "elasticache"; add -c redis=upstash or drop it');
   }
   if (upstashSecretArn && !SECRET_ARN.test(upstashSecretArn) && !SECRET_NAME.test(upstashSecretArn)) {
@@ -137,7 +137,7 @@ export function readConfig(source: ContextSource): TownsquareConfig {
   const corsOrigins = (str('corsOrigins') ?? '*').split(',').map((o) => o.trim()).filter(Boolean);
   const redisNodeType = str('redisNodeType') ?? 'cache.t4g.micro';
   if (!NODE_TYPE.test(redisNodeType)) problems.push(`redisNodeType: not a cache node type: ${redisNodeType}`);
-  if (get('redisNodeType') !== undefined && redis === 'upstash') {
+  if (get('redisNodeType') !== undefined && redisRaw === 'upstash') {
     problems.push('redisNodeType: only meaningful with redis=elasticache');
   }
 

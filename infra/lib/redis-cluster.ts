@@ -62,7 +62,7 @@ export class RedisCluster extends Construct implements PubSub {
     Validations.of(this.authToken).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
-        'ElastiCache AUTH token rotation needs a ROTATE-then-SET sequence with a custom rotation function; until one ships, rotate by updating the secret and redeploying (docs/deploy.md).',
+        'An ElastiCache AUTH token is rotated with a two-step ROTATE/SET on the replication group, which generic Secrets Manager rotation cannot do; docs/deploy.md describes the manual procedure.',
     });
 
     const subnetGroup = new CfnSubnetGroup(this, 'SubnetGroup', {

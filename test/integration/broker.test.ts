@@ -1,9 +1,13 @@
-// One Broker contract suite run against every implementation (MemoryBroker, RedisBroker on a real redis-server), plus Redis reconnects.
+// One Broker contract suite run against every implementation (MemoryBroker, RedisBroker on a real redis-server,
+// RedisClusterBroker on a real 3-node Redis Cluster), plus Redis reconnects and cluster sharding.
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../broker/memory.js';
+import { RedisClusterBroker } from '../../broker/redis-cluster.js';
 import { RedisBroker } from '../../broker/redis.js';
 import type { Broker } from '../../broker/types.js';
+import { startRedisCluster, type RedisClusterProcess } from '../../local/redis-cluster.js';
 import { redisServerAvailable, startRedisServer, type RedisProcess } from '../../local/redis-server.js';
 import { eventually, numsub } from '../helpers/redis.js';
 
@@ -205,6 +209,146 @@ describe.skipIf(!redisServerAvailable())('redis', () => {
 
     it('is healthy before it has ever subscribed (nothing to be unhealthy about)', async () => {
       const broker = new RedisBroker({ url: redis.url });
+      expect(broker.healthy).toBe(true);
+      await broker.close();
+    });
+  });
+});
+
+/** `PUBSUB SHARDNUMSUB` of each channel on the single node at `port` (0 for a channel whose slot another node owns). */
+async function shardNumsubAt(port: number, channels: string[]): Promise<number[]> {
+  const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  try {
+    const reply = (await redis.call('PUBSUB', 'SHARDNUMSUB', ...channels)) as (string | number)[];
+    return channels.map((_, i) => Number(reply[2 * i + 1]));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Index (into `cluster.ports`) of the node owning each channel's hash slot, per the cluster itself. */
+async function ownerIndexes(cluster: RedisClusterProcess, channels: string[]): Promise<number[]> {
+  const redis = new Redis(cluster.url);
+  try {
+    const ranges = (await redis.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
+    return Promise.all(
+      channels.map(async (channel) => {
+        const slot = Number(await redis.cluster('KEYSLOT', channel));
+        const [, , [, port]] = ranges.find(([from, to]) => slot >= from && slot <= to)!;
+        return cluster.ports.indexOf(port);
+      }),
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+describe.skipIf(!redisServerAvailable())('redis cluster', () => {
+  let cluster: RedisClusterProcess;
+  // Any node's URL is a valid seed: use a different one per client to show it.
+  let seed = 0;
+  const nextUrl = () => cluster.urls[seed++ % cluster.urls.length]!;
+  /** Sharded subscriptions to each channel summed over every node, so one left on a wrong node counts too. */
+  const shardCounts = async (channels: string[]) => {
+    const perNode = await Promise.all(cluster.ports.map((port) => shardNumsubAt(port, channels)));
+    return channels.map((_, c) => perNode.reduce((sum, counts) => sum + counts[c]!, 0));
+  };
+  const shardSubscribers = async (channel: string) => (await shardCounts([channel]))[0]!;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ nodes: 3 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  brokerContract('RedisClusterBroker', () => ({
+    pair: () => ({ publisher: new RedisClusterBroker({ url: nextUrl() }), subscriber: new RedisClusterBroker({ url: nextUrl() }) }),
+    subscribers: shardSubscribers,
+  }));
+
+  describe('RedisClusterBroker sharding', () => {
+    it('delivers on channels spread over every shard, each subscription held only by the slot owner', async () => {
+      const publisher = new RedisClusterBroker({ url: nextUrl() });
+      const subscriber = new RedisClusterBroker({ url: nextUrl() });
+      const received = listen(subscriber);
+      const channels = Array.from({ length: 50 }, (_, i) => uniqueChannel(`shard-${i}`));
+      try {
+        const owners = await ownerIndexes(cluster, channels);
+        expect(new Set(owners).size).toBe(cluster.ports.length); // the test really spans every shard
+        await Promise.all(channels.map((c) => subscriber.subscribe(c)));
+
+        const perNode = await Promise.all(cluster.ports.map((port) => shardNumsubAt(port, channels)));
+        channels.forEach((_, c) => expect(perNode.map((counts) => counts[c])).toEqual(cluster.ports.map((_, n) => (n === owners[c] ? 1 : 0))));
+
+        await Promise.all(channels.map((c, i) => publisher.publish(c, `m-${i}`)));
+        await eventually(() => received.length === channels.length, 5000, 'a message on every channel');
+        expect(new Set(received.map((r) => `${r.channel}|${r.payload}`))).toEqual(new Set(channels.map((c, i) => `${c}|m-${i}`)));
+
+        // Unsubscribing releases the subscription on the owning shard...
+        const [dropped, kept] = [channels.slice(0, 25), channels.slice(25)];
+        await Promise.all(dropped.map((c) => subscriber.unsubscribe(c)));
+        await eventually(async () => (await shardCounts(dropped)).every((n) => n === 0), 5000, 'sunsubscribe');
+        expect(await shardCounts(kept)).toEqual(kept.map(() => 1));
+
+        // ...and close() releases the rest on every shard: no orphaned sharded subscriptions.
+        await subscriber.close();
+        await eventually(async () => (await shardCounts(kept)).every((n) => n === 0), 5000, 'release on close');
+      } finally {
+        await Promise.all([subscriber.close(), publisher.close()]);
+      }
+    });
+
+    it('resubscribes after the node owning a channel restarts, while other shards keep delivering', async () => {
+      const events: string[] = [];
+      const onEvent = (event: string, role: string) => events.push(`${role}:${event}`);
+      const subscriber = new RedisClusterBroker({ url: nextUrl(), onEvent });
+      const publisher = new RedisClusterBroker({ url: nextUrl() });
+      const received = listen(subscriber);
+      // One channel on the node to restart, one on another shard.
+      const candidates = Array.from({ length: 20 }, (_, i) => uniqueChannel(`restart-${i}`));
+      const owners = await ownerIndexes(cluster, candidates);
+      const victim = owners[0]!;
+      const channel = candidates[0]!;
+      const other = candidates[owners.findIndex((o) => o !== victim)]!;
+      const got = (ch: string, prefix: string) => received.some((r) => r.channel === ch && r.payload.startsWith(prefix));
+      /** Publishes `prefix-n` repeatedly until one arrives: after a restart, publishes may fail or be lost until resubscription. */
+      const publishUntilDelivered = async (ch: string, prefix: string, timeoutMs = 10_000) => {
+        const deadline = Date.now() + timeoutMs;
+        for (let n = 0; !got(ch, prefix); n++) {
+          if (Date.now() > deadline) throw new Error(`no ${prefix} delivery on ${ch}; events: ${events.join(', ')}`);
+          await Promise.race([publisher.publish(ch, `${prefix}-${n}`).catch(() => {}), sleep(200)]);
+          await sleep(50);
+        }
+      };
+      try {
+        await subscriber.subscribe(channel);
+        await subscriber.subscribe(other);
+        await subscriber.ready();
+        expect(subscriber.healthy).toBe(true);
+        await publisher.publish(channel, 'before');
+        await eventually(() => got(channel, 'before'), 5000, 'message before the crash');
+
+        await cluster.killNode(victim);
+        await eventually(() => !subscriber.healthy, 5000, 'healthy to turn false');
+        expect(events).toContain('subscriber:reconnecting');
+        await publishUntilDelivered(other, 'during'); // the other shard is unaffected
+
+        await cluster.restartNode(victim);
+        // A restarted node knows no subscriptions: delivery resumes only if the broker resubscribed.
+        await publishUntilDelivered(channel, 'after');
+        await eventually(() => subscriber.healthy, 5000, 'healthy to turn true');
+        expect(await shardNumsubAt(cluster.ports[victim]!, [channel, other])).toEqual([1, 0]);
+        expect(await shardSubscribers(other)).toBe(1);
+        expect(events.lastIndexOf('subscriber:ready')).toBeGreaterThan(events.indexOf('subscriber:reconnecting'));
+      } finally {
+        await Promise.all([subscriber.close(), publisher.close()]);
+      }
+    });
+
+    it('is healthy before it has ever subscribed (nothing to be unhealthy about)', async () => {
+      const broker = new RedisClusterBroker({ url: cluster.url });
       expect(broker.healthy).toBe(true);
       await broker.close();
     });

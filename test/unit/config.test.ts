@@ -33,8 +33,19 @@ describe('loadConfig', () => {
       MAX_BUFFERED_BYTES: 1024 * 1024,
       HEARTBEAT_MS: 30_000,
       DRAIN_TIMEOUT_MS: 10_000,
+      REDIS_CLUSTER: false,
+      RELAY_METRICS_SERVICE: 'townsquare-relay',
       LOG_LEVEL: 'info',
     });
+  });
+
+  it('treats empty optional values as unset and parses REDIS_CLUSTER as a flag', () => {
+    const config = loadConfig({ ...minimal, REDIS_URL: '', JWT_AUDIENCE: '', REDIS_CLUSTER: 'true' });
+    expect(config.REDIS_URL).toBeUndefined();
+    expect(config.JWT_AUDIENCE).toBeUndefined();
+    expect(config.REDIS_CLUSTER).toBe(true);
+    expect(() => loadConfig({ ...minimal, REDIS_CLUSTER: 'yes' })).toThrow(/REDIS_CLUSTER/);
+    expect(() => loadConfig({ ...minimal, PORT: '70000' })).toThrow(/PORT/);
   });
 
   it('coerces numeric strings and keeps optional URLs', () => {

@@ -1,0 +1,60 @@
+/**
+ * The publisher for this container, chosen from the environment:
+ * - `UPSTASH_SECRET_ARN` (JSON `{restUrl, restToken}`) or `UPSTASH_REDIS_REST_URL` +
+ *   `UPSTASH_REDIS_REST_TOKEN`: Upstash over REST;
+ * - `REDIS_URL` (+ `REDIS_AUTH_SECRET_ARN`, `REDIS_CLUSTER=true` for sharded pub/sub);
+ * - `TOWNSQUARE_BROKER=memory`: the local stack's in-process broker.
+ *
+ * The CDK build defines `process.env.TOWNSQUARE_PUBLISHER` (`redis` or
+ * `upstash`) so esbuild drops the other client from the bundle; unset (local
+ * stack, tests) the choice is made at run time.
+ */
+import { processMemoryBroker } from '../../broker/memory.js';
+import { RedisBroker } from '../../broker/redis.js';
+import { RedisClusterBroker } from '../../broker/redis-cluster.js';
+import type { Publisher } from '../../broker/types.js';
+import { LoggedPublisher } from '../adapters/logged-publisher.js';
+import { readSecret } from '../adapters/secrets.js';
+import { UpstashPublisher } from '../adapters/upstash-publisher.js';
+import { logger } from './logger.js';
+
+let publisher: Publisher | undefined;
+
+/** The container's publisher; failures after a stored write are logged, never thrown. */
+export function getPublisher(env: NodeJS.ProcessEnv = process.env): Publisher {
+  if (publisher) return publisher;
+  let driver: Promise<Publisher> | null = null;
+  const connect = () => {
+    driver ??= createDriver(env).catch((err) => {
+      driver = null; // retried by the next publish
+      throw err;
+    });
+    return driver;
+  };
+  return (publisher = new LoggedPublisher({ publish: async (channel, payload) => (await connect()).publish(channel, payload) }, logger));
+}
+
+async function createDriver(env: NodeJS.ProcessEnv): Promise<Publisher> {
+  if (
+    process.env.TOWNSQUARE_PUBLISHER === 'upstash' ||
+    (!process.env.TOWNSQUARE_PUBLISHER && (env.UPSTASH_SECRET_ARN || env.UPSTASH_REDIS_REST_URL))
+  ) {
+    if (env.UPSTASH_SECRET_ARN) {
+      const { restUrl, restToken } = JSON.parse(await readSecret(env.UPSTASH_SECRET_ARN)) as { restUrl: string; restToken: string };
+      return new UpstashPublisher({ url: restUrl, token: restToken });
+    }
+    return new UpstashPublisher({ url: env.UPSTASH_REDIS_REST_URL ?? '', token: env.UPSTASH_REDIS_REST_TOKEN ?? '' });
+  }
+  if (process.env.TOWNSQUARE_PUBLISHER === 'redis' || (!process.env.TOWNSQUARE_PUBLISHER && env.REDIS_URL)) {
+    if (!env.REDIS_URL) throw new Error('REDIS_URL is not set; the deployment must provide it');
+    const password = env.REDIS_AUTH_SECRET_ARN ? await readSecret(env.REDIS_AUTH_SECRET_ARN) : undefined;
+    const onEvent = (event: string, role: string, detail?: unknown) => {
+      if (event !== 'ready') logger.warn('redis connection event', { event, role, error: detail });
+    };
+    return env.REDIS_CLUSTER === 'true'
+      ? new RedisClusterBroker({ url: env.REDIS_URL, password, onEvent })
+      : new RedisBroker({ url: env.REDIS_URL, redis: password ? { password } : {}, onEvent });
+  }
+  if (env.TOWNSQUARE_BROKER === 'memory') return processMemoryBroker();
+  throw new Error('No publisher configured: set REDIS_URL, UPSTASH_SECRET_ARN, or TOWNSQUARE_BROKER=memory (local stack)');
+}

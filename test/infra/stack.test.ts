@@ -1,0 +1,389 @@
+/**
+ * Synthesis tests for the CDK app, in both Redis modes. Each mode is
+ * synthesized once (NodejsFunction bundles every handler with esbuild, which
+ * takes a few seconds) and every assertion reads that one template.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { tableEnvVar } from '../../functions/adapters/table-schemas.js';
+import { routes, type TableName } from '../../functions/routes.js';
+import { buildApp } from '../../infra/lib/app.js';
+import { RedisCluster } from '../../infra/lib/redis-cluster.js';
+import type { TownsquareStack } from '../../infra/lib/townsquare-stack.js';
+
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 180_000 });
+
+const UPSTASH_SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:townsquare/upstash-AbCdEf';
+const CERT = 'arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-111122223333';
+const WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+interface Synth {
+  app: App;
+  stack: TownsquareStack;
+  template: Template;
+  outdir: string;
+}
+
+function synth(context: Record<string, unknown>): Synth {
+  const outdir = mkdtempSync(join(tmpdir(), 'townsquare-cdk-'));
+  const { app, stack } = buildApp({ context, nag: false, region: 'us-east-1', outdir });
+  return { app, stack, template: Template.fromStack(stack), outdir };
+}
+
+type Resources = Record<string, { Type: string; Properties: Record<string, any>; DeletionPolicy?: string }>;
+const resourcesOf = (t: Template, type: string): Resources => t.findResources(type) as Resources;
+const logicalIdOf = (t: Template, type: string, props: Record<string, unknown>): string => {
+  const ids = Object.keys(t.findResources(type, { Properties: props }));
+  expect(ids, `exactly one ${type} with ${JSON.stringify(props)}`).toHaveLength(1);
+  return ids[0]!;
+};
+const tableLogicalIds = (s: Synth): Record<TableName, string> => {
+  const ids = {} as Record<TableName, string>;
+  for (const name of Object.keys(tableEnvVar) as TableName[]) {
+    ids[name] = s.stack.getLogicalId(s.stack.data.tables[name].node.defaultChild as never);
+  }
+  return ids;
+};
+
+/** The Lambda function (logical id) behind a route key. */
+function functionForRoute(t: Template, routeKey: string): string {
+  const route = Object.values(resourcesOf(t, 'AWS::ApiGatewayV2::Route')).find((r) => r.Properties.RouteKey === routeKey);
+  expect(route, `route ${routeKey}`).toBeDefined();
+  const integrationId = route!.Properties.Target['Fn::Join'][1][1].Ref as string;
+  const integration = resourcesOf(t, 'AWS::ApiGatewayV2::Integration')[integrationId]!;
+  return integration.Properties.IntegrationUri['Fn::GetAtt'][0] as string;
+}
+
+function nagViolations(app: App): string[] {
+  return new AwsSolutionsChecks()
+    .validateScope(app)
+    .violations.map((v) => `${v.severity} ${v.ruleName} at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`);
+}
+
+describe.each([
+  { mode: 'elasticache', context: {} },
+  {
+    mode: 'upstash',
+    context: {
+      redis: 'upstash',
+      upstashSecretArn: UPSTASH_SECRET,
+      jwtIssuer: 'https://example.eu.auth0.com/',
+      jwtAudience: 'https://api.example.com',
+      certificateArn: CERT,
+      relayDomain: 'relay.example.com',
+    },
+  },
+])('Townsquare stack ($mode)', ({ mode, context }) => {
+  let s: Synth;
+  beforeAll(() => {
+    s = synth(context);
+  });
+  afterAll(() => {
+    if (s) rmSync(s.outdir, { recursive: true, force: true });
+  });
+
+  it('routes every API route to its own Lambda through the JWT authorizer', () => {
+    const authorizers = resourcesOf(s.template, 'AWS::ApiGatewayV2::Authorizer');
+    expect(Object.keys(authorizers)).toHaveLength(1);
+    const [authorizerId, authorizer] = Object.entries(authorizers)[0]!;
+    expect(authorizer.Properties.AuthorizerType).toBe('JWT');
+    expect(authorizer.Properties.IdentitySource).toEqual(['$request.header.Authorization']);
+
+    const routeResources = Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Route'));
+    expect(routeResources.map((r) => r.Properties.RouteKey).sort()).toEqual(routes.map((r) => r.routeKey).sort());
+    for (const r of routeResources) {
+      expect(r.Properties.AuthorizationType, r.Properties.RouteKey).toBe('JWT');
+      expect(r.Properties.AuthorizerId).toEqual({ Ref: authorizerId });
+    }
+    const fns = new Set(routes.map((r) => functionForRoute(s.template, r.routeKey)));
+    expect(fns.size).toBe(routes.length);
+    for (const integration of Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Integration'))) {
+      expect(integration.Properties.PayloadFormatVersion).toBe('2.0');
+    }
+  });
+
+  it('runs handlers on Node.js 22, arm64, 512 MB, 10 s, bundled ESM with source maps', () => {
+    for (const r of routes) {
+      const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, r.routeKey)]!;
+      expect(fn.Properties, r.routeKey).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        MemorySize: 512,
+        Timeout: 10,
+        Handler: 'index.handler',
+      });
+      expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      for (const [name, envVar] of Object.entries(tableEnvVar)) {
+        expect(fn.Properties.Environment.Variables[envVar], `${r.routeKey} ${envVar}`).toEqual({
+          Ref: tableLogicalIds(s)[name as TableName],
+        });
+      }
+      expect(fn.Properties.LoggingConfig?.LogGroup, `${r.routeKey} has its own log group`).toBeDefined();
+    }
+    const logGroups = Object.values(resourcesOf(s.template, 'AWS::Logs::LogGroup'));
+    expect(logGroups.every((g) => typeof g.Properties.RetentionInDays === 'number')).toBe(true);
+  });
+
+  it('creates on-demand tables with PITR, TTL on idempotency and the byUser index', () => {
+    const ids = tableLogicalIds(s);
+    const tables = resourcesOf(s.template, 'AWS::DynamoDB::Table');
+    expect(Object.keys(tables).sort()).toEqual(Object.values(ids).sort());
+    for (const t of Object.values(tables)) {
+      expect(t.Properties.BillingMode).toBe('PAY_PER_REQUEST');
+      expect(t.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      expect(t.Properties.SSESpecification).toEqual({ SSEEnabled: true });
+      expect(t.DeletionPolicy).toBe('Retain');
+      expect(t.Properties.DeletionProtectionEnabled).toBe(true);
+    }
+    expect(tables[ids.idempotency]!.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    expect(tables[ids.memberships]!.Properties.GlobalSecondaryIndexes).toEqual([
+      expect.objectContaining({
+        IndexName: 'byUser',
+        KeySchema: [
+          { AttributeName: 'userId', KeyType: 'HASH' },
+          { AttributeName: 'roomId', KeyType: 'RANGE' },
+        ],
+      }),
+    ]);
+  });
+
+  it('grants each function write actions only on the tables its route writes', () => {
+    const ids = tableLogicalIds(s);
+    const policies = resourcesOf(s.template, 'AWS::IAM::Policy');
+    for (const r of routes) {
+      const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, r.routeKey)]!;
+      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      const statements = Object.values(policies)
+        .filter((p) => p.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+      const writeResources = statements
+        .filter((st) => [st.Action].flat().some((a) => WRITE_ACTIONS.includes(a) || a === 'dynamodb:*'))
+        .map((st) => JSON.stringify(st.Resource));
+      for (const table of Object.keys(ids) as TableName[]) {
+        const writes = writeResources.some((res) => res.includes(`"${ids[table]}"`));
+        expect(writes, `${r.routeKey} may write ${table}: ${r.writes.includes(table)}`).toBe(r.writes.includes(table));
+      }
+      const reads = statements
+        .filter((st) => [st.Action].flat().includes('dynamodb:Query'))
+        .map((st) => JSON.stringify(st.Resource))
+        .join();
+      for (const table of r.reads) expect(reads, `${r.routeKey} reads ${table}`).toContain(`"${ids[table]}"`);
+      if (r.writes.length === 0) {
+        const actions = statements.flatMap((st) => [st.Action].flat());
+        expect(actions.filter((a) => a.startsWith('dynamodb:') && !/^dynamodb:(BatchGet|Get|Query|Scan|Describe|ConditionCheck)/.test(a))).toEqual([]);
+      }
+    }
+  });
+
+  it('runs relays on Fargate behind an ALB: ≥2 tasks, /healthz, drain-friendly timeouts', () => {
+    const [service] = Object.values(resourcesOf(s.template, 'AWS::ECS::Service'));
+    expect(service!.Properties.DesiredCount).toBeGreaterThanOrEqual(2);
+    expect(service!.Properties.LaunchType).toBe('FARGATE');
+    expect(service!.Properties.NetworkConfiguration.AwsvpcConfiguration.Subnets).toHaveLength(2);
+    s.template.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      HealthCheckPath: '/healthz',
+      Port: 8080,
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '30' }]),
+    });
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internet-facing',
+      LoadBalancerAttributes: Match.arrayWith([
+        { Key: 'idle_timeout.timeout_seconds', Value: '3600' },
+        { Key: 'access_logs.s3.enabled', Value: 'true' },
+      ]),
+    });
+    const [task] = Object.values(resourcesOf(s.template, 'AWS::ECS::TaskDefinition'));
+    const container = task!.Properties.ContainerDefinitions[0];
+    expect(container.StopTimeout).toBeGreaterThanOrEqual(30);
+    expect(container.ReadonlyRootFilesystem).toBe(true);
+    expect(task!.Properties.RuntimePlatform.CpuArchitecture).toBe('ARM64');
+    const env = Object.fromEntries(container.Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]));
+    for (const name of ['PORT', 'JWT_JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE', 'MEMBERSHIPS_TABLE', 'DRAIN_TIMEOUT_MS']) {
+      expect(env, name).toHaveProperty(name);
+    }
+    expect(Number(env.DRAIN_TIMEOUT_MS) / 1000).toBeLessThan(30); // drains within the deregistration delay
+  });
+
+  it('scales relays on CPU (60%) and on live connections per task', () => {
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 2,
+      MaxCapacity: 10,
+      ScalableDimension: 'ecs:service:DesiredCount',
+    });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+        TargetValue: 60,
+      }),
+    });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        CustomizedMetricSpecification: Match.objectLike({
+          Namespace: 'Townsquare/Relay',
+          MetricName: 'Connections',
+          Statistic: 'Average',
+        }),
+      }),
+    });
+  });
+
+  it('gives the relay task read-only access to memberships and nothing else', () => {
+    const [task] = Object.values(resourcesOf(s.template, 'AWS::ECS::TaskDefinition'));
+    const taskRoleId = task!.Properties.TaskRoleArn['Fn::GetAtt'][0] as string;
+    const statements = Object.values(resourcesOf(s.template, 'AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === taskRoleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string[]; Resource: unknown }>);
+    const actions = statements.flatMap((st) => [st.Action].flat());
+    expect(actions.filter((a) => WRITE_ACTIONS.includes(a))).toEqual([]);
+    expect(JSON.stringify(statements.map((st) => st.Resource))).not.toMatch(/TablesRooms|TablesMessages|TablesIdempotency/);
+  });
+
+  it('alarms on function errors, relay CPU, healthy relays and Redis reconnects', () => {
+    const alarms = Object.values(resourcesOf(s.template, 'AWS::CloudWatch::Alarm'));
+    expect(alarms.filter((a) => a.Properties.MetricName === 'Errors' && a.Properties.Namespace === 'AWS/Lambda')).toHaveLength(
+      routes.length,
+    );
+    expect(alarms.some((a) => a.Properties.MetricName === 'CPUUtilization' && a.Properties.Namespace === 'AWS/ECS')).toBe(true);
+    expect(alarms.some((a) => a.Properties.MetricName === 'HealthyHostCount')).toBe(true);
+    expect(alarms.some((a) => a.Properties.MetricName === 'RedisReconnects')).toBe(true);
+  });
+
+  it('passes cdk-nag AwsSolutions with zero unacknowledged findings', () => {
+    expect(nagViolations(s.app)).toEqual([]);
+  });
+
+  if (mode === 'elasticache') {
+    it('creates a TLS + AUTH Valkey 7 cluster-mode replication group across AZs', () => {
+      s.template.resourceCountIs('AWS::ElastiCache::ReplicationGroup', 1);
+      s.template.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+        Engine: 'valkey',
+        EngineVersion: Match.stringLikeRegexp('^7'),
+        CacheParameterGroupName: 'default.valkey7.cluster.on',
+        NumNodeGroups: 1,
+        ReplicasPerNodeGroup: 1,
+        AutomaticFailoverEnabled: true,
+        MultiAZEnabled: true,
+        TransitEncryptionEnabled: true,
+        AtRestEncryptionEnabled: true,
+        AuthToken: Match.anyValue(),
+        Port: 6379,
+      });
+      s.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+        GenerateSecretString: Match.objectLike({ ExcludePunctuation: true }),
+      });
+    });
+
+    it('opens 6379 only to the publishing functions and the relays', () => {
+      expect(s.stack.pubsub).toBeInstanceOf(RedisCluster);
+      const redisSg = s.stack.getLogicalId((s.stack.pubsub as RedisCluster).securityGroup.node.defaultChild as never);
+      const fnSg = s.stack.getLogicalId(s.stack.api.securityGroup!.node.defaultChild as never);
+      const relaySg = s.stack.getLogicalId(s.stack.relay.securityGroup.node.defaultChild as never);
+      const redisGroup = resourcesOf(s.template, 'AWS::EC2::SecurityGroup')[redisSg]!;
+      expect(redisGroup.Properties.SecurityGroupIngress ?? []).toEqual([]);
+      const rules = Object.values(resourcesOf(s.template, 'AWS::EC2::SecurityGroupIngress')).filter(
+        (r) => r.Properties.GroupId['Fn::GetAtt']?.[0] === redisSg,
+      );
+      expect(rules.map((r) => [r.Properties.FromPort, r.Properties.ToPort, r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]]).sort()).toEqual(
+        [
+          [6379, 6379, fnSg],
+          [6379, 6379, relaySg],
+        ].sort(),
+      );
+      for (const r of Object.values(resourcesOf(s.template, 'AWS::EC2::SecurityGroupIngress'))) {
+        if (r.Properties.FromPort <= 6379 && r.Properties.ToPort >= 6379) expect(r.Properties.CidrIp).toBeUndefined();
+      }
+    });
+
+    it('puts only publishing functions in the VPC, with the Redis connection settings', () => {
+      for (const r of routes) {
+        const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, r.routeKey)]!;
+        const vars = fn.Properties.Environment.Variables;
+        if (r.publishes) {
+          expect(fn.Properties.VpcConfig?.SubnetIds, r.routeKey).toHaveLength(2);
+          expect(vars.REDIS_URL['Fn::Join'][1][0]).toBe('rediss://');
+          expect(vars.REDIS_CLUSTER).toBe('true');
+          expect(vars.REDIS_AUTH_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^RedisAuthToken/) });
+        } else {
+          expect(fn.Properties.VpcConfig, r.routeKey).toBeUndefined();
+          expect(vars.REDIS_URL).toBeUndefined();
+        }
+      }
+      s.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { ServiceName: Match.objectLike({}), VpcEndpointType: 'Gateway' });
+      s.template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Interface', PrivateDnsEnabled: true });
+      s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    });
+
+    it('creates a Cognito user pool and outputs plain ws:// for the relays', () => {
+      s.template.resourceCountIs('AWS::Cognito::UserPool', 1);
+      s.template.hasOutput('HttpApiUrl', {});
+      s.template.hasOutput('UserPoolClientId', {});
+      const ws = s.template.findOutputs('WebSocketUrl').WebSocketUrl!.Value;
+      expect(ws['Fn::Join'][1][0]).toBe('ws://');
+      expect(ws['Fn::Join'][1][2]).toBe('/ws');
+      const [task] = Object.values(resourcesOf(s.template, 'AWS::ECS::TaskDefinition'));
+      const container = task!.Properties.ContainerDefinitions[0];
+      expect(container.Secrets).toEqual([{ Name: 'REDIS_PASSWORD', ValueFrom: { Ref: expect.stringMatching(/^RedisAuthToken/) } }]);
+    });
+  } else {
+    it('uses no ElastiCache and keeps functions out of the VPC', () => {
+      s.template.resourceCountIs('AWS::ElastiCache::ReplicationGroup', 0);
+      s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+      for (const r of routes) {
+        const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, r.routeKey)]!;
+        expect(fn.Properties.VpcConfig, r.routeKey).toBeUndefined();
+        const vars = fn.Properties.Environment.Variables;
+        expect(vars.UPSTASH_SECRET_ARN).toEqual(r.publishes ? UPSTASH_SECRET : undefined);
+        // The REST token is read from the secret at cold start, never put in the function configuration.
+        expect(vars.UPSTASH_REDIS_REST_TOKEN).toBeUndefined();
+      }
+    });
+
+    it('injects the relay REDIS_URL from the secret and uses the external JWT issuer', () => {
+      const [task] = Object.values(resourcesOf(s.template, 'AWS::ECS::TaskDefinition'));
+      const container = task!.Properties.ContainerDefinitions[0];
+      expect(container.Secrets).toEqual([{ Name: 'REDIS_URL', ValueFrom: `${UPSTASH_SECRET}:redisUrl::` }]);
+      const env = Object.fromEntries(container.Environment.map((e: { Name: string; Value: unknown }) => [e.Name, e.Value]));
+      expect(env.REDIS_URL).toBeUndefined();
+      expect(env.JWT_ISSUER).toBe('https://example.eu.auth0.com/');
+      expect(env.JWT_JWKS_URL).toBe('https://example.eu.auth0.com/.well-known/jwks.json');
+      s.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+        JwtConfiguration: { Issuer: 'https://example.eu.auth0.com/', Audience: ['https://api.example.com'] },
+      });
+      s.template.resourceCountIs('AWS::Cognito::UserPool', 0);
+    });
+
+    it('serves wss:// on 443 with the certificate and redirects 80', () => {
+      s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 443,
+        Protocol: 'HTTPS',
+        Certificates: [{ CertificateArn: CERT }],
+      });
+      s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+        Port: 80,
+        DefaultActions: [Match.objectLike({ Type: 'redirect' })],
+      });
+      expect(s.template.findOutputs('WebSocketUrl').WebSocketUrl!.Value).toBe('wss://relay.example.com/ws');
+    });
+  }
+});
+
+describe('cdk-nag wiring', () => {
+  it('synthesizes with AwsSolutionsChecks registered as a validation plugin (fails on any finding)', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'townsquare-cdk-'));
+    try {
+      // Skip bundling here: the plugin inspects the construct tree, not the code.
+      const { app } = buildApp({ region: 'us-east-1', outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      expect(() => app.synth()).not.toThrow();
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});

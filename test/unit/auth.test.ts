@@ -1,0 +1,54 @@
+/** Token verification: what the relay (and the local API) accept, mirroring API Gateway's JWT authorizer. */
+import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTokenVerifier, TokenError, type TokenVerifier } from '../../socket-relay/auth.js';
+
+let privateKey: CryptoKey;
+let otherKey: CryptoKey;
+let verify: TokenVerifier;
+
+const sign = (claims: Record<string, unknown>, key = privateKey, exp: number | null = Math.floor(Date.now() / 1000) + 60) => {
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('https://issuer.test');
+  if (exp !== null) jwt.setExpirationTime(exp);
+  return jwt.sign(key);
+};
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('ES256', { extractable: true });
+  privateKey = pair.privateKey;
+  otherKey = (await generateKeyPair('ES256')).privateKey;
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256' };
+  verify = createTokenVerifier({ jwks: createLocalJWKSet({ keys: [jwk] }), issuer: 'https://issuer.test', audience: 'app' });
+});
+
+describe('createTokenVerifier', () => {
+  it('returns the user, scopes and expiry of a valid token', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const result = await verify(await sign({ sub: 'alice', aud: 'app', scope: 'notify read' }, privateKey, exp));
+    expect(result).toMatchObject({ userId: 'alice', scopes: ['notify', 'read'], expiresAt: exp * 1000 });
+  });
+
+  it('accepts a Cognito access token: no aud, client_id equal to the audience', async () => {
+    expect((await verify(await sign({ sub: 'bob', client_id: 'app', token_use: 'access' }))).userId).toBe('bob');
+  });
+
+  it.each([
+    ['an expired token', () => sign({ sub: 'a', aud: 'app' }, privateKey, Math.floor(Date.now() / 1000) - 60), 'token expired'],
+    ['another audience', () => sign({ sub: 'a', aud: 'other' }), 'aud'],
+    ['no aud and a foreign client_id', () => sign({ sub: 'a', client_id: 'other' }), 'aud'],
+    ['a foreign signing key', () => sign({ sub: 'a', aud: 'app' }, otherKey), 'token'],
+    ['no sub', () => sign({ aud: 'app' }), 'sub'],
+    ['a malformed sub', () => sign({ sub: 'a b/c', aud: 'app' }), 'sub'],
+  ])('rejects %s', async (_name, make, message) => {
+    const token = await make();
+    await expect(verify(token)).rejects.toThrow(TokenError);
+    await expect(verify(token)).rejects.toThrow(message);
+  });
+
+  it('rejects an unsigned token (alg none) and garbage', async () => {
+    const header = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ sub: 'alice', aud: 'app', iss: 'https://issuer.test' })).toString('base64url');
+    await expect(verify(`${header}.${payload}.`)).rejects.toThrow(TokenError);
+    await expect(verify('garbage')).rejects.toThrow(TokenError);
+  });
+});
