@@ -16,7 +16,8 @@
  *   --conns 5000,max        memory: idle connection counts (max = the open-file limit allows)
  *   --http-rate 200,40      http: POST /rooms/{id}/messages per second (each rate in turn)
  *   --docs / --no-docs      force or skip writing docs/benchmarks.md
- *   --profile DIR           start the two relays with --cpu-prof, profiles written to DIR on exit
+ *   --profile DIR           run the two relays under the V8 CPU profiler (bench/peer/profiled-relay.mjs);
+ *                           a .cpuprofile per relay lands in DIR when they stop
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -76,15 +77,13 @@ const maxConns = maxConnections();
 const counts = list(values.conns, '5000,max', '1000').map((c) => (c === 'max' ? maxConns : Math.min(Number(c), maxConns)));
 
 async function main() {
-  let relayEnv: Record<string, string> | undefined;
-  if (values.profile) {
-    const dir = resolve(values.profile);
-    mkdirSync(dir, { recursive: true });
-    relayEnv = { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
-    log(`profiling the relays into ${dir}`);
+  const profileDir = values.profile ? resolve(values.profile) : undefined;
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    log(`profiling the relays into ${profileDir}`);
   }
   const started = new Date();
-  const env = await startBench({ ...options, relayEnv });
+  const env = await startBench({ ...options, profileDir });
   const results: Array<Record<string, unknown>> = [];
   const emit = (r: Record<string, unknown>) => {
     const line = { ...r, at: new Date().toISOString() };

@@ -7,7 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
+import { JWKS_PATH } from '../local/api-gateway.js';
+import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../local/dev-keys.js';
 import { freePort } from '../local/redis-server.js';
+import { startRelayProcess } from '../local/relay-process.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
 import { forkTs, sleep, type BenchChild } from './lib/child.js';
 import { findRedisPid, type Pids } from './lib/proc.js';
@@ -27,6 +30,19 @@ export interface ServerProcess {
 }
 
 export const PEER_SERVER = resolve('bench/peer/socketio-server.mjs');
+const PROFILED_RELAY = resolve('bench/peer/profiled-relay.mjs');
+
+/** The relay environment `startLocalStack` gives its relays. */
+export function relayEnvOf(stack: LocalStack): Record<string, string> {
+  return {
+    JWT_JWKS_URL: `${stack.apiUrl}${JWKS_PATH}`,
+    JWT_ISSUER: LOCAL_ISSUER,
+    JWT_AUDIENCE: LOCAL_AUDIENCE,
+    MEMBERSHIPS_TABLE: stack.tables.memberships!,
+    DYNAMODB_ENDPOINT: stack.dynamoEndpoint,
+    REDIS_URL: stack.redisUrl!,
+  };
+}
 
 /** Starts the Socket.IO peer as a process and waits for `/healthz`. */
 export async function startPeerServer(name: string, redisUrl: string, nodeFlags: string[] = []): Promise<ServerProcess> {
@@ -72,8 +88,8 @@ export interface BenchOptions {
   subs: number;
   workers: number;
   payloadBytes: number;
-  /** Extra environment for the two Townsquare relays (e.g. NODE_OPTIONS for profiling). */
-  relayEnv?: Record<string, string>;
+  /** Run the two Townsquare relays under the CPU profiler, writing profiles to this folder. */
+  profileDir?: string;
 }
 
 export interface Room {
@@ -168,21 +184,25 @@ export async function startBench(options: BenchOptions): Promise<BenchEnv> {
   log(`machine: ${cpus().length} cores, node ${process.version}`);
   // The handlers run in this process and log to stdout, which carries the JSON results.
   process.env.LOG_LEVEL ??= 'error';
-  const stack = await startLocalStack({ relays: 2, relayEnv: options.relayEnv, log: (line) => process.env.BENCH_VERBOSE && process.stderr.write(line) });
+  // The stack builds the bundle and starts dynalite, Redis and the API; the two relays are
+  // started below with the same environment and the same `startRelayProcess`, so that the
+  // profiling variant can swap the entry file.
+  const stack = await startLocalStack({ relays: 0 });
   if (!stack.redisUrl) {
     await stack.stop();
     throw new Error('the benchmark needs redis-server on the PATH (or REDIS_URL)');
   }
   const stops: Array<() => Promise<unknown>> = [() => stack.stop()];
   try {
-    const relays: ServerProcess[] = stack.relays.map((r, i) => ({
-      name: `relay-${i + 1}`,
-      url: r.url,
-      wsUrl: r.wsUrl,
-      pid: r.pid,
-      output: () => '',
-      stop: async () => void (await r.stop()),
-    }));
+    const relays: ServerProcess[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await startRelayProcess(
+        { ...relayEnvOf(stack), ...(options.profileDir && { RELAY_PROFILE_DIR: options.profileDir }) },
+        { bundle: options.profileDir ? PROFILED_RELAY : undefined, log: (line) => void (process.env.BENCH_VERBOSE && process.stderr.write(line)) },
+      );
+      stops.push(() => r.stop());
+      relays.push({ name: `relay-${i + 1}`, url: r.url, wsUrl: r.wsUrl, pid: r.pid, output: () => '', stop: async () => void (await r.stop()) });
+    }
     const peers: ServerProcess[] = [];
     for (let i = 0; i < 2; i++) {
       const p = await startPeerServer(`sio-${i + 1}`, stack.redisUrl);

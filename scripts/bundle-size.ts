@@ -19,6 +19,8 @@ import {
   LAMBDA_EXTERNAL_MODULES,
   LAMBDA_MAIN_FIELDS,
   LAMBDA_NODE_TARGET,
+  publisherDefine,
+  type PublisherDriver,
 } from '../infra/lib/bundling.js';
 
 const BUDGET_KB = 150;
@@ -51,39 +53,50 @@ function coldImportMs(file: string): number {
 async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   rmSync(outRoot, { recursive: true, force: true });
-  const rows: Array<{ route: string; entry: string; kb: number; ms: number }> = [];
+  // Publishing routes are built per Redis mode (the other client is dropped); the rest are identical in both.
+  const rows: Array<{ route: string; entry: string; mode: string; kb: number; ms: number }> = [];
   for (const route of routes) {
-    const outdir = join(outRoot, route.entry.replace(/[^A-Za-z0-9]+/g, '-'));
-    mkdirSync(outdir, { recursive: true });
-    const outfile = join(outdir, 'index.mjs');
-    // The same options NodejsFunction passes to esbuild for these props.
-    await build({
-      entryPoints: [join(root, route.entry)],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: LAMBDA_NODE_TARGET,
-      minify: true,
-      sourcemap: 'external',
-      sourcesContent: false,
-      external: LAMBDA_EXTERNAL_MODULES,
-      mainFields: LAMBDA_MAIN_FIELDS,
-      banner: { js: ESM_REQUIRE_BANNER },
-      logLevel: 'error',
-    });
-    rows.push({ route: route.routeKey, entry: route.entry, kb: statSync(outfile).size / 1024, ms: coldImportMs(outfile) });
+    const modes: Array<PublisherDriver | null> = route.publishes ? ['redis', 'upstash'] : [null];
+    for (const mode of modes) {
+      const outdir = join(outRoot, `${route.entry.replace(/[^A-Za-z0-9]+/g, '-')}-${mode ?? 'any'}`);
+      mkdirSync(outdir, { recursive: true });
+      const outfile = join(outdir, 'index.mjs');
+      // The same options NodejsFunction passes to esbuild for these props.
+      await build({
+        entryPoints: [join(root, route.entry)],
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: LAMBDA_NODE_TARGET,
+        minify: true,
+        sourcemap: 'external',
+        sourcesContent: false,
+        external: LAMBDA_EXTERNAL_MODULES,
+        mainFields: LAMBDA_MAIN_FIELDS,
+        banner: { js: ESM_REQUIRE_BANNER },
+        define: publisherDefine(mode ?? 'redis'),
+        logLevel: 'error',
+      });
+      rows.push({
+        route: route.routeKey,
+        entry: route.entry,
+        mode: mode === null ? 'both' : mode === 'redis' ? 'elasticache' : 'upstash',
+        kb: statSync(outfile).size / 1024,
+        ms: coldImportMs(outfile),
+      });
+    }
   }
 
   const over = rows.filter((r) => r.kb > BUDGET_KB);
-  console.log(`| route | entry | bundle KB | cold import ms (median of ${RUNS}) |`);
-  console.log('|---|---|---:|---:|');
+  console.log(`| route | entry | Redis mode | bundle KB | cold import ms (median of ${RUNS}) |`);
+  console.log('|---|---|---|---:|---:|');
   for (const r of rows) {
     const flag = r.kb > BUDGET_KB ? ` ⚠ > ${BUDGET_KB}` : '';
-    console.log(`| \`${r.route}\` | ${r.entry} | ${r.kb.toFixed(1)}${flag} | ${r.ms.toFixed(1)} |`);
+    console.log(`| \`${r.route}\` | ${r.entry} | ${r.mode} | ${r.kb.toFixed(1)}${flag} | ${r.ms.toFixed(1)} |`);
   }
   console.log(
-    `\n${rows.length} handlers; budget ${BUDGET_KB} KB each (minified, source map excluded); ` +
+    `\n${rows.length} bundles; budget ${BUDGET_KB} KB each (minified, source map excluded); ` +
       `${over.length ? `${over.length} over budget` : 'all within budget'}. Bundles in ${relative(root, outRoot)}/.`,
   );
   if (check && over.length) process.exitCode = 1;

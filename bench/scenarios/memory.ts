@@ -9,14 +9,12 @@
  * dynalite and a presence write per connection; Socket.IO: neither).
  */
 import { spawnSync } from 'node:child_process';
-import { JWKS_PATH } from '../../local/api-gateway.js';
-import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../local/dev-keys.js';
 import { startRelayProcess } from '../../local/relay-process.js';
 import { sleep } from '../lib/child.js';
 import { collectGarbage, debuggerUrl } from '../lib/inspector.js';
 import { rssBytes } from '../lib/proc.js';
 import { scrape } from '../lib/prom.js';
-import { closeAll, connectLayout, log, startPeerServer, type BenchEnv, type Layout, type ServerProcess } from '../setup.js';
+import { closeAll, connectLayout, log, relayEnvOf, startPeerServer, type BenchEnv, type Layout, type ServerProcess } from '../setup.js';
 import type { ConnSpec, System } from '../worker/clients.js';
 import { round } from './common.js';
 
@@ -40,15 +38,7 @@ async function startServer(env: BenchEnv, system: System): Promise<ServerProcess
   }
   let output = '';
   const relay = await startRelayProcess(
-    {
-      JWT_JWKS_URL: `${env.stack.apiUrl}${JWKS_PATH}`,
-      JWT_ISSUER: LOCAL_ISSUER,
-      JWT_AUDIENCE: LOCAL_AUDIENCE,
-      MEMBERSHIPS_TABLE: env.stack.tables.memberships!,
-      DYNAMODB_ENDPOINT: env.stack.dynamoEndpoint,
-      REDIS_URL: redisUrl,
-      NODE_OPTIONS: '--inspect=127.0.0.1:0',
-    },
+    { ...relayEnvOf(env.stack), NODE_OPTIONS: '--inspect=127.0.0.1:0' },
     { log: (line) => (output += line) },
   );
   const inspector = debuggerUrl(output);

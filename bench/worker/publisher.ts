@@ -49,6 +49,8 @@ let skipped = 0;
 const httpLatency = new Histogram();
 const loop = monitorEventLoopDelay({ resolution: 5 });
 let runResolve: (() => void) | null = null;
+/** Makes clientMessageIds unique across runs (a reused id with another text is a 409). */
+let runId = '';
 let httpRun: { apiUrl: string; tokens: string[]; maxInFlight: number } | null = null;
 
 function publishOne(): void {
@@ -89,7 +91,7 @@ function postOne(r: number, room: string, t: number): void {
   fetch(`${httpRun!.apiUrl}/rooms/${room}/messages`, {
     method: 'POST',
     headers: { authorization: `Bearer ${httpRun!.tokens[r]}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ text: `t=${t} ${pad}`, clientMessageId: `b-${seq}` }),
+    body: JSON.stringify({ text: `t=${t} ${pad}`, clientMessageId: `b-${runId}-${r}-${seq}` }),
   })
     .then(async (res) => {
       await res.arrayBuffer();
@@ -164,6 +166,7 @@ async function handle(req: Request | Credit): Promise<Record<string, unknown> | 
       httpLatency.reset();
       loop.reset();
       loop.enable();
+      runId = Date.now().toString(36);
       running = true;
       startedAt = performance.now();
       httpRun = req.mode === 'http' ? { apiUrl: req.apiUrl, tokens: req.tokens, maxInFlight: req.maxInFlight } : null;

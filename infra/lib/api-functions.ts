@@ -22,7 +22,13 @@ import { Construct } from 'constructs';
 import { basename, join } from 'node:path';
 import { tableEnvVar } from '../../functions/adapters/table-schemas.js';
 import type { RouteDefinition, TableName } from '../../functions/routes.js';
-import { ESM_REQUIRE_BANNER, LAMBDA_EXTERNAL_MODULES, LAMBDA_MAIN_FIELDS, LAMBDA_NODE_TARGET } from './bundling.js';
+import {
+  ESM_REQUIRE_BANNER,
+  LAMBDA_EXTERNAL_MODULES,
+  LAMBDA_MAIN_FIELDS,
+  LAMBDA_NODE_TARGET,
+  publisherDefine,
+} from './bundling.js';
 import type { DataTables } from './data-tables.js';
 import type { PubSub } from './pubsub.js';
 
@@ -159,6 +165,7 @@ export class ApiFunctions extends Construct {
         externalModules: LAMBDA_EXTERNAL_MODULES,
         mainFields: LAMBDA_MAIN_FIELDS,
         banner: ESM_REQUIRE_BANNER,
+        define: publisherDefine(props.pubsub.publisherDriver),
         forceDockerBundling: false,
         logLevel: LogLevel.ERROR,
       },

@@ -22,3 +22,15 @@ export const ESM_REQUIRE_BANNER =
 
 /** Prefer packages' ESM builds so tree shaking works. */
 export const LAMBDA_MAIN_FIELDS = ['module', 'main'];
+
+/** Which Redis client a publishing function talks through. */
+export type PublisherDriver = 'redis' | 'upstash';
+
+/**
+ * Fixes the publisher at build time (functions/lib/publisher.ts reads
+ * `process.env.TOWNSQUARE_PUBLISHER`), so esbuild drops the unused client:
+ * ioredis is about 150 KB minified, @upstash/redis about 80 KB.
+ */
+export const publisherDefine = (driver: PublisherDriver): Record<string, string> => ({
+  'process.env.TOWNSQUARE_PUBLISHER': JSON.stringify(driver),
+});

@@ -5,8 +5,11 @@
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import type { Secret as EcsSecret } from 'aws-cdk-lib/aws-ecs';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import type { PublisherDriver } from './bundling.js';
 
 export interface PubSub {
+  /** The client publishing functions are built with (see `publisherDefine`). */
+  readonly publisherDriver: PublisherDriver;
   /**
    * Where publishing functions must run to reach Redis; undefined when Redis
    * is reachable from outside a VPC (Upstash REST).

@@ -28,6 +28,7 @@ export interface RedisClusterProps {
 }
 
 export class RedisCluster extends Construct implements PubSub {
+  readonly publisherDriver = 'redis' as const;
   readonly securityGroup: SecurityGroup;
   readonly authToken: Secret;
   readonly replicationGroup: CfnReplicationGroup;

@@ -21,6 +21,7 @@ export interface UpstashRedisProps {
 }
 
 export class UpstashRedis extends Construct implements PubSub {
+  readonly publisherDriver = 'upstash' as const;
   readonly secret: ISecret;
   readonly functionPlacement = undefined;
   readonly functionEnvironment: Readonly<Record<string, string>>;
