@@ -4,13 +4,13 @@
  * Socket.IO peer processes on the same Redis, rooms with members created
  * through the HTTP API, tokens, and the load-generator processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { JWKS_PATH } from '../local/api-gateway.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../local/dev-keys.js';
 import { freePort } from '../local/redis-server.js';
-import { startRelayProcess } from '../local/relay-process.js';
+import { RELAY_BUNDLE, startRelayProcess } from '../local/relay-process.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
 import { forkTs, sleep, type BenchChild } from './lib/child.js';
 import { findRedisPid, type Pids } from './lib/proc.js';
@@ -187,7 +187,10 @@ export async function startBench(options: BenchOptions): Promise<BenchEnv> {
   // The stack builds the bundle and starts dynalite, Redis and the API; the two relays are
   // started below with the same environment and the same `startRelayProcess`, so that the
   // profiling variant can swap the entry file.
-  const stack = await startLocalStack({ relays: 0 });
+  // The build's progress goes to stderr: stdout carries only the JSON results.
+  const build = spawnSync(process.execPath, ['socket-relay/build.mjs', RELAY_BUNDLE], { stdio: ['ignore', 2, 2] });
+  if (build.status !== 0) throw new Error('building the relay bundle failed');
+  const stack = await startLocalStack({ relays: 0, buildRelay: false });
   if (!stack.redisUrl) {
     await stack.stop();
     throw new Error('the benchmark needs redis-server on the PATH (or REDIS_URL)');
@@ -210,7 +213,7 @@ export async function startBench(options: BenchOptions): Promise<BenchEnv> {
       peers.push(p);
     }
     const redisPid = findRedisPid(Number(new URL(stack.redisUrl).port));
-    log(`stack up: api ${stack.apiUrl}, relays ${stack.relayUrls.join(' ')}, socket.io ${peers.map((p) => p.url).join(' ')}, redis ${stack.redisUrl} (pid ${redisPid})`);
+    log(`stack up: api ${stack.apiUrl}, relays ${relays.map((r) => r.wsUrl).join(' ')}, socket.io ${peers.map((p) => p.url).join(' ')}, redis ${stack.redisUrl} (pid ${redisPid})`);
 
     // Rooms and memberships through the HTTP API, so the relays' membership checks pass.
     const owner = 'bench-owner';
