@@ -32,15 +32,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedisServer(options: { port?: number } = {}): Promise<RedisProcess> {
+export async function startRedisServer(options: { port?: number; password?: string } = {}): Promise<RedisProcess> {
   const port = options.port ?? (await freePort());
+  const auth = options.password ? ['--requirepass', options.password] : [];
   let child: ChildProcess | null = null;
 
   const launch = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], {
       stdio: 'ignore',
     });
-    await waitForPing(port);
+    await waitForPing(port, options.password);
   };
   const exited = (c: ChildProcess) =>
     c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
@@ -67,10 +68,10 @@ export async function startRedisServer(options: { port?: number } = {}): Promise
   };
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+async function waitForPing(port: number, password?: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const client = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     client.on('error', () => {});
     try {
       await client.connect();

@@ -4,67 +4,13 @@
  * (@upstash/redis over REST, here against an Upstash-compatible test endpoint
  * backed by the same redis-server). A raw ioredis subscriber is the observer.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Publisher } from '../../broker/types.js';
 import { RedisBroker } from '../../broker/redis.js';
 import { UpstashPublisher, UpstashPublisherError } from '../../functions/adapters/upstash-publisher.js';
+import { freePort, startRedisServer, type RedisProcess } from '../../local/redis-server.js';
 import { startUpstashRestServer, type UpstashRestServer } from '../helpers/upstash-rest-server.js';
-
-// ---------------------------------------------------------------------------
-// A private redis-server per file (TODO: switch to test/helpers/redis-server.ts once it lands).
-
-interface RedisProcess {
-  port: number;
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function startRedis(extraArgs: string[] = []): Promise<RedisProcess> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start on ${port}:\n${out}`)), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code}:\n${out}`));
-    });
-  });
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-// ---------------------------------------------------------------------------
 
 interface Target {
   /** A publisher for the shared redis-server. */
@@ -82,7 +28,7 @@ let upstash: UpstashRestServer;
 let subscriber: Redis;
 
 beforeAll(async () => {
-  [redis, passwordRedis] = await Promise.all([startRedis(), startRedis(['--requirepass', 'right-password'])]);
+  [redis, passwordRedis] = await Promise.all([startRedisServer(), startRedisServer({ password: 'right-password' })]);
   upstash = await startUpstashRestServer({ redisUrl: redis.url });
   subscriber = new Redis(redis.url);
 });
