@@ -91,6 +91,23 @@ export function writeReport(results: Json[], meta: ReportMeta): string[] {
     }
   }
 
+  // Other work on the machine (CPU not used by any benchmark process) makes every number suspect.
+  const outside: string[] = [];
+  const noteOutside = (label: string, cpu: Record<string, number> | undefined) => {
+    const v = cpu?.['outside the benchmark'] ?? 0;
+    if (v >= 20) outside.push(`${label} ${v}%`);
+  };
+  if (f) (noteOutside('fan-out Socket.IO', f.socketio.cpuPct), noteOutside('fan-out Townsquare', f.townsquare.cpuPct));
+  if (l)
+    l.params.rates.forEach((rate: number, i: number) => {
+      noteOutside(`latency @ ${rate} Socket.IO`, l.socketio.runs[i].cpuPct);
+      noteOutside(`latency @ ${rate} Townsquare`, l.townsquare.runs[i].cpuPct);
+    });
+  if (h) for (const t of h.townsquare.runs as Json[]) noteOutside(`HTTP @ ${t.rate}`, t.cpuPct);
+  const warning = outside.length
+    ? `\n> ⚠️ **The machine was not quiet.** Processes outside the benchmark used CPU during these windows (100 % = one core): ${outside.join('; ')}. Numbers from those windows are depressed and noisy; re-run on an otherwise idle machine before drawing conclusions.\n`
+    : '';
+
   const svgFile = 'docs/benchmarks-latency.svg';
   const mdFile = 'docs/benchmarks.md';
   if (l) writeFileSync(svgFile, latencySvg(l));
@@ -122,7 +139,7 @@ the same machine and the same \`redis-server\`: **${cpus().length} cores** (${cp
   \`nodejs_heap_size_used_bytes\`; per connection = (after − before) / N. Townsquare connections each do auth (ES256
   JWT), a membership read (dynalite, in the orchestrator) and a Redis presence write; Socket.IO ones do neither, so
   the connect rates are not like for like. Users hold several connections each when N exceeds the members.
-${meta.quick ? '\n> **Quick smoke run** — short windows and small counts; not representative.\n' : ''}
+${meta.quick ? '\n> **Quick smoke run** — short windows and small counts; not representative.\n' : ''}${warning}
 ## Results
 
 Ratio = Townsquare ÷ Socket.IO (for throughput, higher is better; for CPU, memory and latency, lower is better).
@@ -147,7 +164,7 @@ with like within one run.
 npm run bench                              # everything (~5 min), rewrites this file
 npm run bench -- --scenario fanout         # one scenario (latency, memory, http); add --docs to rewrite this file
 npm run bench -- --quick                   # smoke run
-npm run bench -- --scenario fanout --profile /tmp/relay-prof   # relays with --cpu-prof
+npm run bench -- --scenario fanout --profile /tmp/relay-prof   # relays under the V8 CPU profiler
 npx tsx bench/profile-summary.ts /tmp/relay-prof/*.cpuprofile  # top functions, mapped through the bundle's source map
 \`\`\`
 

@@ -49,11 +49,9 @@ export class RedisBroker implements Broker {
     this.listener = listener;
   }
 
-  /** Resolves once the subscriber connection is ready (for start-up). */
+  /** Connects the subscriber now (a relay does so at start) and resolves once it is ready. */
   async ready(): Promise<void> {
-    const sub = await this.subscriber();
-    if (sub.status === 'ready') return;
-    await new Promise<void>((resolve) => sub.once('ready', () => resolve()));
+    await this.subscriber();
   }
 
   /** Whether the subscribing connection is currently usable (true before it is first needed). */
@@ -71,10 +69,16 @@ export class RedisBroker implements Broker {
     return (this.pub ??= this.connect('publisher'));
   }
 
+  /**
+   * The subscriber, once it is ready: ioredis's ready check (INFO) must not
+   * race SUBSCRIBEs queued on a fresh connection, or they fail with
+   * "Connection in subscriber mode".
+   */
   private subscriber(): Promise<Redis> {
-    return (this.sub ??= this.connect('subscriber').then((sub) => {
+    return (this.sub ??= this.connect('subscriber').then(async (sub) => {
       sub.on('message', (channel: string, payload: string) => this.listener?.(channel, payload));
       this.subStatus = () => sub.status;
+      if (sub.status !== 'ready') await new Promise<void>((resolve) => sub.once('ready', () => resolve()));
       return sub;
     }));
   }

@@ -45,6 +45,8 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
       : new RedisBroker({ url: config.REDIS_URL, redis: password ? { password } : {}, onEvent });
     brokerHealthy = () => redis.healthy;
     broker = redis;
+    // Connect now rather than on the first subscribe; clients are served meanwhile.
+    void redis.ready();
   } else {
     logger.warn('REDIS_URL is not set: using the in-process broker, so run a single relay only');
     broker = new MemoryBroker();
