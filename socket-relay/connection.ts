@@ -6,8 +6,19 @@
 import { CloseCode, type ServerFrame } from '../protocol/index.js';
 import { TokenBucket } from './token-bucket.js';
 
+/**
+ * A frame serialized once and written to many sockets. The transport may
+ * cache its wire encoding on it, so that is done once per message too.
+ */
+export class SharedFrame {
+  wire: Buffer | undefined;
+  constructor(readonly text: string) {}
+}
+
 export interface Transport {
   send(data: string): void;
+  /** Writes a shared frame; transports without it get `send(frame.text)`. */
+  sendShared?(frame: SharedFrame): void;
   close(code: number, reason: string): void;
   /** Bytes queued in user space and not yet handed to the kernel. */
   readonly bufferedAmount: number;
@@ -45,14 +56,16 @@ export class Connection {
    * is cut off with 4009 rather than letting its buffer grow without bound.
    * Returns whether the frame was written.
    */
-  sendRaw(data: string): boolean {
+  sendRaw(data: string | SharedFrame): boolean {
     if (this.closed) return false;
     if (this.transport.bufferedAmount > this.limits.maxBufferedBytes) {
       this.onSlow(this);
       this.close(CloseCode.TooSlow, 'too slow to keep up');
       return false;
     }
-    this.transport.send(data);
+    if (typeof data === 'string') this.transport.send(data);
+    else if (this.transport.sendShared) this.transport.sendShared(data);
+    else this.transport.send(data.text);
     return true;
   }
 

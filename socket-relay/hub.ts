@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/types.js';
 import { decodeEnvelope, type Envelope } from '../protocol/index.js';
-import type { Connection } from './connection.js';
+import { SharedFrame, type Connection } from './connection.js';
 import type { RelayMetrics } from './metrics.js';
 
 interface ChannelState {
@@ -125,11 +125,11 @@ export class Hub {
 }
 
 /** The client frame for a broker envelope, serialized once per message. */
-function frameOf(envelope: Exclude<Envelope, { kind: 'revoke' }>): string {
+function frameOf(envelope: Exclude<Envelope, { kind: 'revoke' }>): SharedFrame {
   if (envelope.kind === 'message') {
     const { channel, seq, id, event, data, ts } = envelope;
-    return JSON.stringify({ type: 'message', channel, seq, id, event, data, ts });
+    return new SharedFrame(JSON.stringify({ type: 'message', channel, seq, id, event, data, ts }));
   }
   const { channel, event, userId, data } = envelope;
-  return JSON.stringify({ type: 'signal', channel, event, userId, data });
+  return new SharedFrame(JSON.stringify({ type: 'signal', channel, event, userId, data }));
 }

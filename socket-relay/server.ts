@@ -8,13 +8,15 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Broker } from '../broker/types.js';
 import { AuthFrame, CloseCode, ErrorCode } from '../protocol/index.js';
 import type { ChannelAccess } from './access.js';
 import type { TokenVerifier } from './auth.js';
 import { handleFrame, parseClientFrame, type CommandContext } from './commands.js';
-import { Connection, type ConnectionLimits } from './connection.js';
+import { Connection, type ConnectionLimits, type SharedFrame } from './connection.js';
+import { encodeTextFrame } from './wire.js';
 import { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Presence } from './presence.js';
@@ -211,9 +213,37 @@ export function createRelay(options: RelayOptions): Relay {
   };
 }
 
+/**
+ * Sockets corked during this tick. A Redis read often carries many messages;
+ * corking each socket on its first write and uncorking all of them once the
+ * tick's work is done turns N writes into one writev per socket.
+ */
+const corked = new Set<Socket>();
+const uncorkAll = () => {
+  for (const socket of corked) socket.uncork();
+  corked.clear();
+};
+
+function corkForThisTick(socket: Socket): void {
+  if (corked.has(socket)) return;
+  if (corked.size === 0) process.nextTick(uncorkAll);
+  socket.cork();
+  corked.add(socket);
+}
+
 function transportOf(ws: WebSocket) {
+  // ws keeps the net.Socket private; with permessage-deflate off its Sender never queues,
+  // so whole frames written straight to the socket interleave safely with its own.
+  const socket = (ws as unknown as { _socket: Socket })._socket;
   return {
-    send: (data: string) => ws.send(data),
+    send: (data: string) => {
+      corkForThisTick(socket);
+      ws.send(data);
+    },
+    sendShared: (frame: SharedFrame) => {
+      corkForThisTick(socket);
+      socket.write((frame.wire ??= encodeTextFrame(frame.text)));
+    },
     close: (code: number, reason: string) => {
       ws.close(code, reason);
       // A client that never answers the close handshake is dropped anyway.
