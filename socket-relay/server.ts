@@ -204,7 +204,12 @@ export function createRelay(options: RelayOptions): Relay {
       draining = true;
       clearInterval(heartbeat);
       server.close();
-      for (const ws of wss.clients) ws.close(CloseCode.RelayRestarting, 'relay restarting');
+      for (const ws of wss.clients) {
+        const connection = connections.get(ws);
+        // Through the connection, so frames already queued for it go out before the close.
+        if (connection) connection.close(CloseCode.RelayRestarting, 'relay restarting');
+        else ws.close(CloseCode.RelayRestarting, 'relay restarting');
+      }
       const deadline = Date.now() + timeoutMs;
       while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       for (const ws of wss.clients) ws.terminate();
@@ -214,37 +219,49 @@ export function createRelay(options: RelayOptions): Relay {
 }
 
 /**
- * Sockets corked during this tick. A Redis read often carries many messages;
- * corking each socket on its first write and uncorking all of them once the
- * tick's work is done turns N writes into one writev per socket.
+ * Outgoing frames are batched per socket for the current tick and written
+ * with one `socket.write` when the tick's work is done: a Redis read often
+ * carries many messages, and one write per socket per tick (instead of one
+ * per frame) is most of the relay's fan-out cost. Every frame of a
+ * connection goes through the batch, so their order is kept.
  */
-const corked = new Set<Socket>();
-const uncorkAll = () => {
-  for (const socket of corked) socket.uncork();
-  corked.clear();
-};
+interface Batch {
+  socket: Socket;
+  frames: Buffer[];
+}
+let dirty: Batch[] = [];
 
-function corkForThisTick(socket: Socket): void {
-  if (corked.has(socket)) return;
-  if (corked.size === 0) process.nextTick(uncorkAll);
-  socket.cork();
-  corked.add(socket);
+function flushBatches(): void {
+  const batches = dirty;
+  dirty = [];
+  for (const batch of batches) flush(batch);
+}
+
+function flush(batch: Batch): void {
+  const { frames } = batch;
+  if (frames.length === 0) return;
+  batch.frames = [];
+  if (batch.socket.writable) batch.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+}
+
+function enqueue(batch: Batch, wire: Buffer): void {
+  if (batch.frames.length === 0) {
+    if (dirty.length === 0) process.nextTick(flushBatches);
+    dirty.push(batch);
+  }
+  batch.frames.push(wire);
 }
 
 function transportOf(ws: WebSocket) {
-  // ws keeps the net.Socket private; with permessage-deflate off its Sender never queues,
-  // so whole frames written straight to the socket interleave safely with its own.
-  const socket = (ws as unknown as { _socket: Socket })._socket;
+  // ws keeps the net.Socket private. With permessage-deflate off its Sender never
+  // queues, so whole frames written straight to the socket interleave safely with
+  // the control frames (ping, close) ws writes itself.
+  const batch: Batch = { socket: (ws as unknown as { _socket: Socket })._socket, frames: [] };
   return {
-    send: (data: string) => {
-      corkForThisTick(socket);
-      ws.send(data);
-    },
-    sendShared: (frame: SharedFrame) => {
-      corkForThisTick(socket);
-      socket.write((frame.wire ??= encodeTextFrame(frame.text)));
-    },
+    send: (data: string) => enqueue(batch, encodeTextFrame(data)),
+    sendShared: (frame: SharedFrame) => enqueue(batch, (frame.wire ??= encodeTextFrame(frame.text))),
     close: (code: number, reason: string) => {
+      flush(batch); // the close frame must follow every frame queued before it
       ws.close(code, reason);
       // A client that never answers the close handshake is dropped anyway.
       setTimeout(() => ws.terminate(), 2000).unref();

@@ -264,6 +264,29 @@ describe('bad input', () => {
     expect((await bob.request({ type: 'ping' })).type).toBe('pong');
   });
 
+  it('cuts off a client that stops reading with 4009 while others keep receiving', async () => {
+    const roomId = await roomWith('alice', 'bob');
+    const channel = `room:${roomId}`;
+    const stalled = await connect(0, 'alice');
+    const bob = await connect(0, 'bob');
+    await stalled.subscribe(channel);
+    await bob.subscribe(channel);
+    (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+
+    // 30 MB of valid envelopes straight into Redis: far beyond kernel buffers plus MAX_BUFFERED_BYTES.
+    const publisher = new Redis(stack.redisUrl!);
+    const data = { text: 'x'.repeat(10_000) };
+    for (let seq = 1; seq <= 3000; seq++) {
+      await publisher.publish(channel, JSON.stringify({ v: 1, kind: 'message', channel, seq, id: `m${seq}`, event: 'message.created', data, ts: Date.now() }));
+    }
+    publisher.disconnect();
+    await bob.waitForMessages(channel, 3000, 15_000);
+
+    (stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect((await stalled.closed).code).toBe(CloseCode.TooSlow);
+    expect(stalled.messages(channel).length).toBeLessThan(3000);
+  });
+
   it('cuts off a flooding client with 4008', async () => {
     const flooder = await connect(1, 'flood');
     for (let i = 0; i < 300; i++) flooder.send({ type: 'ping' });
