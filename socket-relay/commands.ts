@@ -160,7 +160,7 @@ async function signal(
   if (!connection.subscriptions.has(frame.channel)) {
     return sendError(ctx, connection, frame.ref, ErrorCode.NotSubscribed, 'Subscribe to a channel before signalling on it');
   }
-  if (!connection.signals.take()) {
+  if (!connection.takeSignal()) {
     return sendError(ctx, connection, frame.ref, ErrorCode.RateLimited, 'Too many signals; slow down');
   }
   const envelope = encodeEnvelope({

@@ -35,10 +35,11 @@ export interface ConnectionLimits {
 export class Connection {
   readonly subscriptions = new Set<string>();
   readonly frames: TokenBucket;
-  readonly signals: TokenBucket;
+  /** Created on the first signal: most connections never send one. */
+  private signalBucket: TokenBucket | undefined;
   closed = false;
   private expiryTimer: NodeJS.Timeout | undefined;
-  private pending: Promise<void> = Promise.resolve();
+  private pending: Promise<void> | undefined;
 
   constructor(
     readonly id: string,
@@ -48,7 +49,6 @@ export class Connection {
     private readonly onSlow: (connection: Connection) => void = () => {},
   ) {
     this.frames = new TokenBucket(limits.frameRate, limits.frameBurst);
-    this.signals = new TokenBucket(limits.signalRate, limits.signalRate * 2);
   }
 
   /**
@@ -69,12 +69,18 @@ export class Connection {
     return true;
   }
 
+  /** Takes a signal token: `signalRate` per second, bursts of twice that. */
+  takeSignal(): boolean {
+    this.signalBucket ??= new TokenBucket(this.limits.signalRate, this.limits.signalRate * 2);
+    return this.signalBucket.take();
+  }
+
   /**
    * Runs `task` after every earlier one: commands of one connection are
    * handled in the order they arrived (subscribe then unsubscribe stays so).
    */
   enqueue(task: () => Promise<void>): Promise<void> {
-    const next = this.pending.then(task);
+    const next = this.pending ? this.pending.then(task) : task();
     this.pending = next.catch(() => {});
     return next;
   }

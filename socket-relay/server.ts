@@ -1,22 +1,21 @@
 /**
- * The relay's network edge, and the only module that imports `ws`: one HTTP
- * server for `/ws` (clients), `/healthz` (load balancer) and `/metrics`
- * (Prometheus); first-frame authentication under a deadline; heartbeats;
- * draining on shutdown.
+ * The relay's network edge: one HTTP server for `/ws` (clients), `/healthz`
+ * (load balancer) and `/metrics` (Prometheus); the WebSocket upgrade;
+ * first-frame authentication under a deadline; heartbeats; draining on
+ * shutdown. With ws-transport.ts (the write path), the only code that knows `ws`.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Socket } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Broker } from '../broker/types.js';
 import { AuthFrame, CloseCode, ErrorCode } from '../protocol/index.js';
 import type { ChannelAccess } from './access.js';
 import type { TokenVerifier } from './auth.js';
 import { handleFrame, parseClientFrame, type CommandContext } from './commands.js';
-import { Connection, type ConnectionLimits, type SharedFrame } from './connection.js';
-import { encodeTextFrame } from './wire.js';
+import { Connection, type ConnectionLimits } from './connection.js';
+import { WsTransport } from './ws-transport.js';
 import { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Presence } from './presence.js';
@@ -97,10 +96,12 @@ export function createRelay(options: RelayOptions): Relay {
       socket.end(`HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, req));
+    // Keep only the peer address: holding `req` would keep its headers alive per socket.
+    const ip = req.socket.remoteAddress ?? '';
+    wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, ip));
   });
 
-  function onSocket(ws: WebSocket, req: IncomingMessage): void {
+  function onSocket(ws: WebSocket, ip: string): void {
     let connection: Connection | null = null;
     /** Frames that arrived after `auth` while the token was being verified (clients may pipeline). */
     let early: string[] | null = null;
@@ -136,7 +137,7 @@ export function createRelay(options: RelayOptions): Relay {
         return;
       }
       early = [];
-      void authenticate(ws, req, text, authDeadline).then((authenticated) => {
+      void authenticate(ws, ip, text, authDeadline).then((authenticated) => {
         connection = authenticated;
         const queued = early ?? [];
         early = null;
@@ -145,7 +146,7 @@ export function createRelay(options: RelayOptions): Relay {
     });
   }
 
-  async function authenticate(ws: WebSocket, req: IncomingMessage, text: string, deadline: NodeJS.Timeout): Promise<Connection | null> {
+  async function authenticate(ws: WebSocket, ip: string, text: string, deadline: NodeJS.Timeout): Promise<Connection | null> {
     if (Buffer.byteLength(text) > PRE_AUTH_MAX_BYTES) {
       ws.close(CloseCode.Unauthorized, 'auth frame too large');
       return null;
@@ -160,7 +161,7 @@ export function createRelay(options: RelayOptions): Relay {
       const token = await options.verifyToken(auth.data.token);
       clearTimeout(deadline);
       if (ws.readyState !== ws.OPEN) return null;
-      const connection = new Connection(randomUUID(), token.userId, transportOf(ws), options.limits, () =>
+      const connection = new Connection(randomUUID(), token.userId, new WsTransport(ws), options.limits, () =>
         metrics.disconnects.inc({ reason: 'slow' }),
       );
       connection.expireAt(token.expiresAt);
@@ -168,7 +169,7 @@ export function createRelay(options: RelayOptions): Relay {
       metrics.connections.set(connections.size);
       const ref = auth.data.ref;
       connection.send({ type: 'welcome', connectionId: connection.id, userId: token.userId, ...(ref !== undefined && { ref }) });
-      logger.debug({ connectionId: connection.id, userId: token.userId, ip: req.socket.remoteAddress }, 'authenticated');
+      logger.debug({ connectionId: connection.id, userId: token.userId, ip }, 'authenticated');
       return connection;
     } catch (err) {
       metrics.disconnects.inc({ reason: 'unauthorized' });
@@ -214,60 +215,6 @@ export function createRelay(options: RelayOptions): Relay {
       while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       for (const ws of wss.clients) ws.terminate();
       server.closeAllConnections();
-    },
-  };
-}
-
-/**
- * Outgoing frames are batched per socket for the current tick and written
- * with one `socket.write` when the tick's work is done: a Redis read often
- * carries many messages, and one write per socket per tick (instead of one
- * per frame) is most of the relay's fan-out cost. Every frame of a
- * connection goes through the batch, so their order is kept.
- */
-interface Batch {
-  socket: Socket;
-  frames: Buffer[];
-}
-let dirty: Batch[] = [];
-
-function flushBatches(): void {
-  const batches = dirty;
-  dirty = [];
-  for (const batch of batches) flush(batch);
-}
-
-function flush(batch: Batch): void {
-  const { frames } = batch;
-  if (frames.length === 0) return;
-  batch.frames = [];
-  if (batch.socket.writable) batch.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
-}
-
-function enqueue(batch: Batch, wire: Buffer): void {
-  if (batch.frames.length === 0) {
-    if (dirty.length === 0) process.nextTick(flushBatches);
-    dirty.push(batch);
-  }
-  batch.frames.push(wire);
-}
-
-function transportOf(ws: WebSocket) {
-  // ws keeps the net.Socket private. With permessage-deflate off its Sender never
-  // queues, so whole frames written straight to the socket interleave safely with
-  // the control frames (ping, close) ws writes itself.
-  const batch: Batch = { socket: (ws as unknown as { _socket: Socket })._socket, frames: [] };
-  return {
-    send: (data: string) => enqueue(batch, encodeTextFrame(data)),
-    sendShared: (frame: SharedFrame) => enqueue(batch, (frame.wire ??= encodeTextFrame(frame.text))),
-    close: (code: number, reason: string) => {
-      flush(batch); // the close frame must follow every frame queued before it
-      ws.close(code, reason);
-      // A client that never answers the close handshake is dropped anyway.
-      setTimeout(() => ws.terminate(), 2000).unref();
-    },
-    get bufferedAmount() {
-      return ws.bufferedAmount;
     },
   };
 }

@@ -5,12 +5,18 @@
  * - Socket.IO: raw Engine.IO v4 over WebSocket (`/socket.io/?EIO=4&transport=websocket`),
  *   `40` to join the main namespace, then an acked `join` event; it answers pings.
  *
- * Both speak through the same `ws` client, so neither pays for a heavier client
- * library. Deliveries are counted by looking at one or two bytes of each frame,
- * and latency needs only the publish timestamp, found with `indexOf`.
+ * Both connect through the same `ws` client (handshake, sending), so neither pays
+ * for a heavier client library. Incoming data bypasses ws's `Receiver` for both
+ * alike: from `'open'` on, the raw socket's chunks go through `FrameReader`, a
+ * minimal parser for the unmasked server frames that counts a delivery by
+ * looking at one or two bytes of each text frame, without copying or decoding
+ * it; latency needs only the publish timestamp, found with `indexOf`. Anything
+ * it does not handle itself (a close frame, fragments, binary) hands the stream
+ * back to ws's `Receiver` at that frame boundary, so closing works as before.
  *
  * Driven by the orchestrator over IPC (see `bench/lib/child.ts`).
  */
+import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { Histogram, nowUs } from '../lib/hist.js';
@@ -49,19 +55,101 @@ const loop = monitorEventLoopDelay({ resolution: 5 });
 loop.enable();
 let tickTimer: NodeJS.Timeout | null = null;
 
-function onDelivery(index: number, data: Buffer): void {
+function onDelivery(index: number, data: Buffer, start: number, end: number): void {
   perSocket[index]!++;
   deliveries++;
   if (!recordLatency) return;
-  const at = data.indexOf(marker);
-  if (at < 0) return;
+  const at = data.indexOf(marker, start);
+  if (at < 0 || at + marker.length > end) return;
   let v = 0;
-  for (let i = at + marker.length; i < data.length; i++) {
+  for (let i = at + marker.length; i < end; i++) {
     const c = data[i]! - ZERO;
     if (c < 0 || c > 9) break;
     v = v * 10 + c;
   }
   hist.record(nowUs() - v);
+}
+
+/** Called with one complete text message: `data[start, end)`. */
+type OnText = (data: Buffer, start: number, end: number) => void;
+
+/** What `ws` keeps on a client once the upgrade is done (private fields). */
+interface WsInternals {
+  _socket: Socket & Record<symbol, unknown>;
+}
+
+/**
+ * Reads the server's frames straight from the socket in place of ws's
+ * `Receiver`: server frames are unmasked, so a frame is a 2-byte header, an
+ * optional 16/64-bit length and the payload. Complete text frames go to
+ * `onText` as a view into the chunk (no copy); a frame split across chunks
+ * waits in `carry`. Pings are answered with a pong (through ws's `Sender`).
+ * Anything else (close, binary, fragmented or masked frames, RSV bits) hands
+ * the rest of the stream, from that frame's first byte, back to ws's own
+ * data listener and `Receiver` — which has seen no bytes since the upgrade, so
+ * it starts at a frame boundary — and ws then closes the socket as usual.
+ */
+class FrameReader {
+  private carry: Buffer | null = null;
+  private readonly socket: Socket & Record<symbol, unknown>;
+  private readonly wsOnData: (this: Socket, chunk: Buffer) => void;
+  private readonly listener = (chunk: Buffer) => this.push(chunk);
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly onText: OnText,
+  ) {
+    this.socket = (ws as unknown as WsInternals)._socket;
+    const own = this.socket.listeners('data').find((l) => l.name === 'socketOnData');
+    if (!own) throw new Error("ws's socketOnData listener not found on the socket");
+    this.wsOnData = own as (this: Socket, chunk: Buffer) => void;
+    this.socket.removeListener('data', this.wsOnData);
+    this.socket.on('data', this.listener);
+  }
+
+  private push(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.carry) {
+      buf = Buffer.concat([this.carry, chunk]);
+      this.carry = null;
+    }
+    const len = buf.length;
+    let off = 0;
+    while (len - off >= 2) {
+      const b0 = buf[off]!;
+      const b1 = buf[off + 1]!;
+      const op = b0 & 0x0f;
+      // Only unmasked, unfragmented text, ping and pong frames without RSV bits are read here.
+      if ((b0 & 0xf0) !== 0x80 || b1 & 0x80 || (op !== 0x1 && op !== 0x9 && op !== 0xa)) {
+        this.handBack(buf.subarray(off));
+        return;
+      }
+      let n = b1;
+      let start = off + 2;
+      if (n === 126) {
+        if (len - off < 4) break;
+        n = buf.readUInt16BE(off + 2);
+        start = off + 4;
+      } else if (n === 127) {
+        if (len - off < 10) break;
+        n = buf.readUInt32BE(off + 2) * 2 ** 32 + buf.readUInt32BE(off + 6);
+        start = off + 10;
+      }
+      const end = start + n;
+      if (end > len) break;
+      if (op === 0x1) this.onText(buf, start, end);
+      else if (op === 0x9) this.ws.pong(Buffer.from(buf.subarray(start, end)));
+      off = end;
+    }
+    // Copied, so that a partial frame does not keep the whole chunk alive.
+    if (off < len) this.carry = Buffer.from(buf.subarray(off));
+  }
+
+  private handBack(rest: Buffer): void {
+    this.socket.removeListener('data', this.listener);
+    this.socket.on('data', this.wsOnData);
+    this.wsOnData.call(this.socket, rest);
+  }
 }
 
 function connectTownsquare(spec: ConnSpec, index: number, timeoutMs: number): Promise<WebSocket> {
@@ -74,19 +162,12 @@ function connectTownsquare(spec: ConnSpec, index: number, timeoutMs: number): Pr
       ws.terminate();
       reject(err);
     };
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', token: spec.token })));
-    ws.on('error', (err) => state !== 'live' && fail(err));
-    ws.on('close', (code) => {
-      closes[code] = (closes[code] ?? 0) + 1;
-      if (state !== 'live') fail(new Error(`closed ${code} in ${state}`));
-    });
-    ws.on('message', (raw) => {
-      const data = raw as Buffer;
+    const onText: OnText = (data, start, end) => {
       if (state === 'live') {
-        if (data[9] === M) onDelivery(index, data);
+        if (end - start > 9 && data[start + 9] === M) onDelivery(index, data, start, end);
         return;
       }
-      const frame = JSON.parse(data.toString()) as { type: string; message?: string };
+      const frame = JSON.parse(data.toString('utf8', start, end)) as { type: string; message?: string };
       if (state === 'auth' && frame.type === 'welcome') {
         state = 'subscribe';
         ws.send(JSON.stringify({ type: 'subscribe', channel: spec.room, ref: 1 }));
@@ -97,7 +178,18 @@ function connectTownsquare(spec: ConnSpec, index: number, timeoutMs: number): Pr
       } else if (frame.type === 'error') {
         fail(new Error(`${frame.type}: ${frame.message}`));
       }
+    };
+    ws.on('open', () => {
+      new FrameReader(ws, onText);
+      ws.send(JSON.stringify({ type: 'auth', token: spec.token }));
     });
+    ws.on('error', (err) => state !== 'live' && fail(err));
+    ws.on('close', (code) => {
+      closes[code] = (closes[code] ?? 0) + 1;
+      if (state !== 'live') fail(new Error(`closed ${code} in ${state}`));
+    });
+    // Only after a hand-back to ws's Receiver (see FrameReader).
+    ws.on('message', (raw) => onText(raw as Buffer, 0, (raw as Buffer).length));
   });
 }
 
@@ -112,22 +204,16 @@ function connectSocketIo(spec: ConnSpec, index: number, timeoutMs: number): Prom
       ws.terminate();
       reject(err);
     };
-    ws.on('error', (err) => state !== 'live' && fail(err));
-    ws.on('close', (code) => {
-      closes[code] = (closes[code] ?? 0) + 1;
-      if (state !== 'live') fail(new Error(`closed ${code} in ${state}`));
-    });
-    ws.on('message', (raw) => {
-      const data = raw as Buffer;
-      if (data[0] === FOUR && data[1] === TWO) {
-        onDelivery(index, data); // 42[...]: an event
+    const onText: OnText = (data, start, end) => {
+      if (data[start] === FOUR && data[start + 1] === TWO && end - start > 1) {
+        onDelivery(index, data, start, end); // 42[...]: an event
         return;
       }
-      if (data[0] === TWO && data.length === 1) {
+      if (data[start] === TWO && end - start === 1) {
         ws.send('3'); // Engine.IO ping → pong
         return;
       }
-      const text = data.toString();
+      const text = data.toString('utf8', start, end);
       if (state === 'open' && text.startsWith('0')) {
         state = 'connect';
         ws.send('40');
@@ -141,7 +227,15 @@ function connectSocketIo(spec: ConnSpec, index: number, timeoutMs: number): Prom
       } else if (text.startsWith('44')) {
         fail(new Error(`connect error ${text}`));
       }
+    };
+    ws.on('open', () => new FrameReader(ws, onText));
+    ws.on('error', (err) => state !== 'live' && fail(err));
+    ws.on('close', (code) => {
+      closes[code] = (closes[code] ?? 0) + 1;
+      if (state !== 'live') fail(new Error(`closed ${code} in ${state}`));
     });
+    // Only after a hand-back to ws's Receiver (see FrameReader).
+    ws.on('message', (raw) => onText(raw as Buffer, 0, (raw as Buffer).length));
   });
 }
 

@@ -1,0 +1,69 @@
+/**
+ * How frames leave the relay for one `ws` socket.
+ *
+ * Outgoing frames are batched per socket for the current tick and written
+ * with one `socket.write` when the tick's work is done: a Redis read often
+ * carries many messages, and one write per socket per tick (instead of one
+ * per frame) is most of the relay's fan-out cost. Every frame of a
+ * connection goes through the batch, so their order is kept.
+ */
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import type { SharedFrame, Transport } from './connection.js';
+import { encodeTextFrame } from './wire.js';
+
+let dirty: WsTransport[] = [];
+
+function flushAll(): void {
+  const transports = dirty;
+  dirty = [];
+  for (const transport of transports) transport.flush();
+}
+
+/** A connection's way out: frames batched per tick, written whole to the socket. */
+export class WsTransport implements Transport {
+  private frames: Buffer[] = [];
+  private readonly socket: Socket;
+
+  constructor(private readonly ws: WebSocket) {
+    // ws keeps the net.Socket private. With permessage-deflate off its Sender never
+    // queues, so whole frames written straight to the socket interleave safely with
+    // the control frames (ping, close) ws writes itself.
+    this.socket = (ws as unknown as { _socket: Socket })._socket;
+  }
+
+  send(data: string): void {
+    this.enqueue(encodeTextFrame(data));
+  }
+
+  sendShared(frame: SharedFrame): void {
+    this.enqueue((frame.wire ??= encodeTextFrame(frame.text)));
+  }
+
+  /** The socket's own queue (ws's Sender never buffers without permessage-deflate). */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  close(code: number, reason: string): void {
+    this.flush(); // the close frame must follow every frame queued before it
+    this.ws.close(code, reason);
+    // A client that never answers the close handshake is dropped anyway.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  flush(): void {
+    const frames = this.frames;
+    if (frames.length === 0) return;
+    this.frames = [];
+    if (this.socket.writable) this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
+
+  private enqueue(wire: Buffer): void {
+    if (this.frames.length === 0) {
+      if (dirty.length === 0) process.nextTick(flushAll);
+      dirty.push(this);
+    }
+    this.frames.push(wire);
+  }
+}
