@@ -38,7 +38,8 @@ export class Connection {
   /** Created on the first signal: most connections never send one. */
   private signalBucket: TokenBucket | undefined;
   closed = false;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Epoch ms when the token expires (the server sweeps and closes with 4001); null: never. */
+  expiresAt: number | null = null;
   private pending: Promise<void> | undefined;
 
   constructor(
@@ -89,25 +90,14 @@ export class Connection {
     return this.sendRaw(JSON.stringify(frame));
   }
 
-  /** Closes with 4001 when the token expires; the client reconnects with a fresh one. */
-  expireAt(expiresAt: number | null, now = Date.now()): void {
-    if (expiresAt === null) return;
-    // setTimeout overflows above ~24.8 days; tokens live far shorter.
-    const delay = Math.min(Math.max(expiresAt - now, 0), 2 ** 31 - 1);
-    this.expiryTimer = setTimeout(() => this.close(CloseCode.Unauthorized, 'token expired'), delay);
-    this.expiryTimer.unref();
-  }
-
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.expiryTimer);
     this.transport.close(code, reason);
   }
 
   /** Called by the server once the socket is gone, whoever closed it. */
   markClosed(): void {
     this.closed = true;
-    clearTimeout(this.expiryTimer);
   }
 }

@@ -46,6 +46,8 @@ export interface Relay {
 
 /** Bytes an unauthenticated socket may send before its auth frame (the auth frame itself). */
 const PRE_AUTH_MAX_BYTES = 16 * 1024;
+/** How often expired tokens are looked for: a connection outlives its token by at most this. */
+const EXPIRY_SWEEP_MS = 1000;
 /** Frames a client may pipeline behind its auth frame before the token is verified. */
 const PRE_AUTH_MAX_FRAMES = 16;
 
@@ -108,7 +110,10 @@ export function createRelay(options: RelayOptions): Relay {
     answeredPing.add(ws);
     ws.on('pong', () => answeredPing.add(ws));
 
-    const authDeadline = setTimeout(() => ws.close(CloseCode.Unauthorized, 'no auth frame in time'), options.authTimeoutMs);
+    let authDeadline: NodeJS.Timeout | undefined = setTimeout(
+      () => ws.close(CloseCode.Unauthorized, 'no auth frame in time'),
+      options.authTimeoutMs,
+    );
     ws.on('error', (err) => logger.debug({ err }, 'socket error'));
     ws.on('close', (code) => {
       clearTimeout(authDeadline);
@@ -137,7 +142,12 @@ export function createRelay(options: RelayOptions): Relay {
         return;
       }
       early = [];
-      void authenticate(ws, ip, text, authDeadline).then((authenticated) => {
+      void authenticate(ws, ip, text).then((authenticated) => {
+        if (authenticated) {
+          // Dropped, not just cleared: this closure lives as long as the socket.
+          clearTimeout(authDeadline);
+          authDeadline = undefined;
+        }
         connection = authenticated;
         const queued = early ?? [];
         early = null;
@@ -146,7 +156,7 @@ export function createRelay(options: RelayOptions): Relay {
     });
   }
 
-  async function authenticate(ws: WebSocket, ip: string, text: string, deadline: NodeJS.Timeout): Promise<Connection | null> {
+  async function authenticate(ws: WebSocket, ip: string, text: string): Promise<Connection | null> {
     if (Buffer.byteLength(text) > PRE_AUTH_MAX_BYTES) {
       ws.close(CloseCode.Unauthorized, 'auth frame too large');
       return null;
@@ -159,12 +169,11 @@ export function createRelay(options: RelayOptions): Relay {
     }
     try {
       const token = await options.verifyToken(auth.data.token);
-      clearTimeout(deadline);
       if (ws.readyState !== ws.OPEN) return null;
       const connection = new Connection(randomUUID(), token.userId, new WsTransport(ws), options.limits, () =>
         metrics.disconnects.inc({ reason: 'slow' }),
       );
-      connection.expireAt(token.expiresAt);
+      connection.expiresAt = token.expiresAt;
       connections.set(ws, connection);
       metrics.connections.set(connections.size);
       const ref = auth.data.ref;
@@ -177,6 +186,18 @@ export function createRelay(options: RelayOptions): Relay {
       return null;
     }
   }
+
+  // Token expiry: one sweep a second rather than a timer per connection (memory per idle socket).
+  const expirySweep = setInterval(() => {
+    const now = Date.now();
+    for (const connection of connections.values()) {
+      if (connection.expiresAt !== null && connection.expiresAt <= now) {
+        metrics.disconnects.inc({ reason: 'token_expired' });
+        connection.close(CloseCode.Unauthorized, 'token expired');
+      }
+    }
+  }, EXPIRY_SWEEP_MS);
+  expirySweep.unref();
 
   // Heartbeat: a socket that did not answer the previous ping is half-open.
   const heartbeat = setInterval(() => {
@@ -204,6 +225,7 @@ export function createRelay(options: RelayOptions): Relay {
     async drain(timeoutMs) {
       draining = true;
       clearInterval(heartbeat);
+      clearInterval(expirySweep);
       server.close();
       for (const ws of wss.clients) {
         const connection = connections.get(ws);
