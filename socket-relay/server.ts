@@ -4,7 +4,7 @@
  * first-frame authentication under a deadline; heartbeats; draining on
  * shutdown. With ws-transport.ts (the write path), the only code that knows `ws`.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -68,6 +68,16 @@ export function createRelay(options: RelayOptions): Relay {
   let draining = false;
   /** Sockets that answered the last heartbeat ping. */
   const answeredPing = new WeakSet<WebSocket>();
+  // Handlers shared by every socket (`this` is the socket): a closure per socket would cost memory.
+  function markAlive(this: WebSocket): void {
+    answeredPing.add(this);
+  }
+  const onSocketError = (err: Error) => logger.debug({ err }, 'socket error');
+  const onSlow = () => metrics.disconnects.inc({ reason: 'slow' });
+  // Unique across the fleet (a random relay prefix), and shorter than a UUID per connection.
+  const relayPrefix = randomBytes(6).toString('base64url');
+  let connectionCounter = 0;
+  const nextConnectionId = () => `${relayPrefix}.${(++connectionCounter).toString(36)}`;
 
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -108,13 +118,13 @@ export function createRelay(options: RelayOptions): Relay {
     /** Frames that arrived after `auth` while the token was being verified (clients may pipeline). */
     let early: string[] | null = null;
     answeredPing.add(ws);
-    ws.on('pong', () => answeredPing.add(ws));
+    ws.on('pong', markAlive);
 
     let authDeadline: NodeJS.Timeout | undefined = setTimeout(
       () => ws.close(CloseCode.Unauthorized, 'no auth frame in time'),
       options.authTimeoutMs,
     );
-    ws.on('error', (err) => logger.debug({ err }, 'socket error'));
+    ws.on('error', onSocketError);
     ws.on('close', (code) => {
       clearTimeout(authDeadline);
       if (!connection) return;
@@ -170,9 +180,7 @@ export function createRelay(options: RelayOptions): Relay {
     try {
       const token = await options.verifyToken(auth.data.token);
       if (ws.readyState !== ws.OPEN) return null;
-      const connection = new Connection(randomUUID(), token.userId, new WsTransport(ws), options.limits, () =>
-        metrics.disconnects.inc({ reason: 'slow' }),
-      );
+      const connection = new Connection(nextConnectionId(), token.userId, new WsTransport(ws), options.limits, onSlow);
       connection.expiresAt = token.expiresAt;
       connections.set(ws, connection);
       metrics.connections.set(connections.size);
