@@ -38,6 +38,8 @@ async function conditional(write: Promise<unknown>): Promise<boolean> {
 
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET_LIMIT = 100;
+/** Rooms whose last seq a process remembers (bounded memory in a long-lived container). */
+const SEQ_HINT_ROOMS = 10_000;
 /** How long an idempotency claim is kept: retries later than this create a new message. */
 const CLAIM_TTL_SECONDS = 24 * 60 * 60;
 
@@ -150,7 +152,12 @@ export class DynamoMessageStore implements MessageStore {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async lastSeq(roomId: string): Promise<number> {
+  /** The highest seq this process wrote or read per room: a lower bound of the truth. */
+  private readonly seqHints = new Map<string, number>();
+
+  async lastSeq(roomId: string, options: { hint?: boolean } = {}): Promise<number> {
+    const hinted = options.hint ? this.seqHints.get(roomId) : undefined;
+    if (hinted !== undefined) return hinted;
     const out = await this.db.send(
       new QueryCommand({
         TableName: this.tables.messages,
@@ -162,15 +169,26 @@ export class DynamoMessageStore implements MessageStore {
         ConsistentRead: true,
       }),
     );
-    return (out.Items?.[0]?.seq as number | undefined) ?? 0;
+    const seq = (out.Items?.[0]?.seq as number | undefined) ?? 0;
+    this.remember(roomId, seq);
+    return seq;
   }
 
-  putMessageAtSeq(message: ChatMessage): Promise<boolean> {
-    return conditional(
+  async putMessageAtSeq(message: ChatMessage): Promise<boolean> {
+    const stored = await conditional(
       this.db.send(
         new PutCommand({ TableName: this.tables.messages, Item: message, ConditionExpression: 'attribute_not_exists(seq)' }),
       ),
     );
+    if (stored) this.remember(message.roomId, message.seq);
+    return stored;
+  }
+
+  private remember(roomId: string, seq: number): void {
+    if (seq <= (this.seqHints.get(roomId) ?? 0)) return;
+    this.seqHints.delete(roomId); // re-insert: Map order doubles as recency
+    this.seqHints.set(roomId, seq);
+    if (this.seqHints.size > SEQ_HINT_ROOMS) this.seqHints.delete(this.seqHints.keys().next().value!);
   }
 
   async getMessage(roomId: string, seq: number): Promise<ChatMessage | null> {

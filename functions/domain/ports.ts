@@ -52,8 +52,13 @@ export interface MessageClaim {
 }
 
 export interface MessageStore {
-  /** Highest stored seq of the room, 0 when empty. Strongly consistent. */
-  lastSeq(roomId: string): Promise<number>;
+  /**
+   * Highest stored seq of the room, 0 when empty. With `hint`, the store may
+   * answer from what this process last saw (never higher than the truth, so
+   * the conditional put still rules out gaps and duplicates); without it, the
+   * answer is a strongly consistent read.
+   */
+  lastSeq(roomId: string, options?: { hint?: boolean }): Promise<number>;
   /** Writes the message at its seq; returns false if that seq is already taken. */
   putMessageAtSeq(message: ChatMessage): Promise<boolean>;
   getMessage(roomId: string, seq: number): Promise<ChatMessage | null>;

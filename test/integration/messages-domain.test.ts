@@ -64,6 +64,22 @@ async function domainError(promise: Promise<unknown>): Promise<DomainError> {
 const claimKey = (userId: string, clientMessageId: string) => `${userId}#${clientMessageId}`;
 
 describe('sendMessage / listMessages', () => {
+  it('keeps seq gap-free across processes whose seq hints go stale', async () => {
+    const roomId = await roomWith('alice', 'bob');
+    // Two "Lambda containers": each store remembers only the seqs it saw itself.
+    const containers = [new DynamoMessageStore(db, dynamo.tables), new DynamoMessageStore(db, dynamo.tables)];
+    const seqs: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const store = containers[i % 3 === 0 ? 0 : 1]!;
+      const { message } = await sendMessage(deps({ messages: store }), { roomId, userId: 'alice', text: `m${i}` });
+      seqs.push(message.seq);
+    }
+    expect(seqs).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    // A hint is a lower bound: after the other container wrote, a hinted read lags, a fresh one does not.
+    expect(await containers[0]!.lastSeq(roomId, { hint: true })).toBeLessThan(12);
+    expect(await containers[0]!.lastSeq(roomId)).toBe(12);
+  });
+
   it('gives 50 concurrent sends seq 1..50 exactly, each published once after it was stored', async () => {
     const roomId = await roomWith('alice', 'bob');
     const d = deps();
