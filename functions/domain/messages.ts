@@ -17,6 +17,7 @@ import { encodeEnvelope, ENVELOPE_VERSION, roomChannel } from '../../protocol/in
 import { conflict, DomainError } from './errors.js';
 import { ErrorCode } from '../../protocol/codes.js';
 import { newMessageId } from './ids.js';
+import { KeyedQueue } from './keyed-queue.js';
 import type { ChatMessage, MessageClaim, MessageStore, Publisher, RoomStore } from './ports.js';
 import { requireMember } from './rooms.js';
 
@@ -32,6 +33,8 @@ export interface MessageDeps {
 }
 
 export const MESSAGE_EVENT = 'message.created';
+/** Appends to one room take turns within a process (see KeyedQueue). */
+const appendQueue = new KeyedQueue();
 const DEFAULT_LEASE_MS = 30_000;
 const DEFAULT_MAX_ATTEMPTS = 100;
 
@@ -79,7 +82,7 @@ export async function sendMessage(deps: MessageDeps, input: SendMessageInput): P
     }
   }
 
-  const message = await appendAtNextSeq(deps, input, messageId, claim);
+  const message = await appendQueue.run(input.roomId, () => appendAtNextSeq(deps, input, messageId, claim));
   // Stored: from here on the message exists whatever happens to the publish.
   await deps.publisher.publish(
     roomChannel(input.roomId),
