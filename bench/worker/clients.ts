@@ -13,6 +13,9 @@
  * it; latency needs only the publish timestamp, found with `indexOf`. Anything
  * it does not handle itself (a close frame, fragments, binary) hands the stream
  * back to ws's `Receiver` at that frame boundary, so closing works as before.
+ * Most of a client's cost is per read (syscalls and Node's stream machinery),
+ * so the socket's handle also reads into one shared buffer, as `net.Socket`'s
+ * `onread` option does; `BENCH_READ=stream` keeps the ordinary 'data' events.
  *
  * Driven by the orchestrator over IPC (see `bench/lib/child.ts`).
  */
@@ -73,6 +76,9 @@ function onDelivery(index: number, data: Buffer, start: number, end: number): vo
 /** Called with one complete text message: `data[start, end)`. */
 type OnText = (data: Buffer, start: number, end: number) => void;
 
+const USER_BUFFER = process.env.BENCH_READ !== 'stream';
+const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
+
 /** What `ws` keeps on a client once the upgrade is done (private fields). */
 interface WsInternals {
   _socket: Socket & Record<symbol, unknown>;
@@ -91,6 +97,7 @@ interface WsInternals {
  */
 class FrameReader {
   private carry: Buffer | null = null;
+  private handedBack = false;
   private readonly socket: Socket & Record<symbol, unknown>;
   private readonly wsOnData: (this: Socket, chunk: Buffer) => void;
   private readonly listener = (chunk: Buffer) => this.push(chunk);
@@ -104,7 +111,29 @@ class FrameReader {
     if (!own) throw new Error("ws's socketOnData listener not found on the socket");
     this.wsOnData = own as (this: Socket, chunk: Buffer) => void;
     this.socket.removeListener('data', this.wsOnData);
+    // Whatever the stream already holds (bytes that came with the upgrade response) still arrives as 'data'.
     this.socket.on('data', this.listener);
+    if (USER_BUFFER) this.readIntoSharedBuffer();
+  }
+
+  /**
+   * What `new net.Socket({ onread })` does, applied to the socket ws already
+   * has: the handle reads into one shared buffer and hands over the byte count,
+   * skipping the Buffer allocation and Readable-stream machinery of every read.
+   * Frames are consumed synchronously; what must outlive the call is copied.
+   */
+  private readIntoSharedBuffer(): void {
+    const syms = Object.getOwnPropertySymbols(this.socket);
+    const kBuffer = syms.find((s) => s.description === 'kBuffer');
+    const kBufferCb = syms.find((s) => s.description === 'kBufferCb');
+    const handle = (this.socket as unknown as { _handle: { useUserBuffer?: (b: Uint8Array) => void } | null })._handle;
+    if (!kBuffer || !kBufferCb || typeof handle?.useUserBuffer !== 'function') return;
+    this.socket[kBufferCb] = (nread: number, buf: Buffer) => {
+      if (this.handedBack) this.wsOnData.call(this.socket, Buffer.from(buf.subarray(0, nread)));
+      else this.push(buf.subarray(0, nread));
+    };
+    this.socket[kBuffer] = sharedReadBuffer;
+    handle.useUserBuffer(sharedReadBuffer);
   }
 
   private push(chunk: Buffer): void {
@@ -146,9 +175,11 @@ class FrameReader {
   }
 
   private handBack(rest: Buffer): void {
+    this.handedBack = true;
     this.socket.removeListener('data', this.listener);
     this.socket.on('data', this.wsOnData);
-    this.wsOnData.call(this.socket, rest);
+    // A copy: `rest` may be a view into the shared read buffer, and the Receiver keeps what it is given.
+    this.wsOnData.call(this.socket, Buffer.from(rest));
   }
 }
 
