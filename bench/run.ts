@@ -9,8 +9,9 @@
  *   --rooms 10 --subs 100   fan-out layout for fanout, latency and http
  *   --workers 3             client processes
  *   --payload 100           padding bytes in each message
- *   --duration 10 --warmup 2   seconds per measurement window (fanout; latency/http use --lat-duration)
- *   --window 200            fanout: messages in flight before the publisher waits
+ *   --duration 8 --warmup 2    seconds per measurement (fanout: per in-flight window; latency/http use --lat-duration)
+ *   --window 200,1000,3000  fanout: in-flight windows, each measured in turn (messages published but not yet
+ *                           delivered to every subscriber before the publisher waits); the first is the headline
  *   --rates 500,2000        latency: publish rates (msg/s)
  *   --lat-duration 8        latency and http: seconds per rate
  *   --conns 5000,max        memory: idle connection counts (max = the open-file limit allows)
@@ -73,6 +74,7 @@ const options = {
   payloadBytes: num(values.payload, 100),
 };
 const warmupS = num(values.warmup, 2, 1);
+const windows = list(values.window, '200,1000,3000').map((w) => Math.round(num(w, 0)));
 const maxConns = maxConnections();
 const counts = list(values.conns, '5000,max', '1000').map((c) => (c === 'max' ? maxConns : Math.min(Number(c), maxConns)));
 
@@ -94,7 +96,7 @@ async function main() {
   try {
     for (const s of scenarios) {
       log(`scenario ${s}`);
-      if (s === 'fanout') emit(await fanout(env, { warmupS, durationS: num(values.duration, 10, 2), window: num(values.window, 200) }));
+      if (s === 'fanout') emit(await fanout(env, { warmupS, durationS: num(values.duration, 8, 2), windows }));
       if (s === 'latency') emit(await latency(env, { rates: list(values.rates, '500,2000').map(Number), warmupS: Math.min(warmupS, 1), durationS: num(values['lat-duration'], 8, 2) }));
       if (s === 'memory') emit(await memory(env, { counts }));
       if (s === 'http') emit(await http(env, { rates: list(values['http-rate'], '200,40').map(Number), warmupS: 1, durationS: num(values['lat-duration'], 8, 2), maxInFlight: 64 }));
