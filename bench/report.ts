@@ -198,7 +198,9 @@ Bigger windows therefore buy throughput with batching, until a server's event lo
 latency: a message waits behind the others in flight, so its mean time from publish to last delivery is about
 window ÷ published msg/s (Little's law, last column), and event-loop stalls add to the tail. At the large windows that is hundreds of milliseconds to seconds, so the throughput there is a
 ceiling, not a usable operating point; the latency scenario measures fixed publish rates instead. The
-headline fan-out rows use the first window (${fmt(p.windows?.[0])}).
+headline fan-out rows use the first window listed (${fmt(p.windows?.[0])}; \`--window\` sets the list). By default
+that is 1,000: enough in flight to keep the servers busy (at 200 both systems spend part of each round trip
+waiting on the publisher's closed loop), while Townsquare's mean time in flight stays well under a second.
 
 Each window is measured for ${fmt(p.durationS)} s after ${fmt(p.warmupS)} s of warm-up, in the order listed, one system after
 the other; a system's connections are reused from window to window (reconnected only when a window left deliveries

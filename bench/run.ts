@@ -10,7 +10,7 @@
  *   --workers 3             client processes
  *   --payload 100           padding bytes in each message
  *   --duration 8 --warmup 2    seconds per measurement (fanout: per in-flight window; latency/http use --lat-duration)
- *   --window 200,1000,3000  fanout: in-flight windows, each measured in turn (messages published but not yet
+ *   --window 1000,200,3000  fanout: in-flight windows, each measured in turn (messages published but not yet
  *                           delivered to every subscriber before the publisher waits); the first is the headline
  *   --rates 500,2000        latency: publish rates (msg/s)
  *   --lat-duration 8        latency and http: seconds per rate
@@ -74,7 +74,7 @@ const options = {
   payloadBytes: num(values.payload, 100),
 };
 const warmupS = num(values.warmup, 2, 1);
-const windows = list(values.window, '200,1000,3000').map((w) => Math.round(num(w, 0)));
+const windows = list(values.window, '1000,200,3000').map((w) => Math.round(num(w, 0)));
 const maxConns = maxConnections();
 const counts = list(values.conns, '5000,max', '1000').map((c) => (c === 'max' ? maxConns : Math.min(Number(c), maxConns)));
 

@@ -1,11 +1,12 @@
 /**
  * How frames leave the relay for one `ws` socket.
  *
- * Outgoing frames are batched per socket for the current tick and written
- * with one `socket.write` when the tick's work is done: a Redis read often
- * carries many messages, and one write per socket per tick (instead of one
- * per frame) is most of the relay's fan-out cost. Every frame of a
- * connection goes through the batch, so their order is kept.
+ * Outgoing frames are batched per socket and written with one `socket.write`
+ * once the event loop has finished the I/O it is processing (setImmediate):
+ * a Redis read often carries many messages, and libuv may hand the relay
+ * several reads in a row; one write per socket per loop turn (instead of one
+ * per frame) is most of the relay's fan-out cost. Every frame of a connection
+ * goes through the batch, so their order is kept.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
@@ -61,7 +62,7 @@ export class WsTransport implements Transport {
 
   private enqueue(wire: Buffer): void {
     if (this.frames.length === 0) {
-      if (dirty.length === 0) process.nextTick(flushAll);
+      if (dirty.length === 0) setImmediate(flushAll);
       dirty.push(this);
     }
     this.frames.push(wire);
