@@ -52,44 +52,26 @@ export interface SendResult {
 }
 
 export async function sendMessage(deps: MessageDeps, input: SendMessageInput): Promise<SendResult> {
-  const now = deps.now ?? Date.now;
   await requireMember(deps.rooms, input.roomId, input.userId);
-
-  let messageId = newMessageId();
-  let claim: { key: string; claimedAt: number } | null = null;
-  if (input.clientMessageId !== undefined) {
-    const key = claimKey(input.userId, input.clientMessageId);
-    const mine: MessageClaim = { messageId, userId: input.userId, text: input.text, claimedAt: now() };
-    const existing = await deps.messages.claim(input.roomId, key, mine);
-    if (existing) {
-      if (existing.text !== input.text) {
-        throw conflict('This clientMessageId was already used for a different text; use a new clientMessageId');
-      }
-      const stored = await storedMessageOf(deps.messages, input.roomId, existing);
-      if (stored) return { message: stored, created: false };
-      if (now() - existing.claimedAt < (deps.claimLeaseMs ?? DEFAULT_LEASE_MS)) {
-        throw conflict('A request with this clientMessageId is still in progress; retry shortly');
-      }
-      // The holder died before storing: take the claim over, keeping its message id.
-      const takenAt = now();
-      if (!(await deps.messages.updateClaim(input.roomId, key, existing.claimedAt, { claimedAt: takenAt }))) {
-        throw conflict('A request with this clientMessageId is still in progress; retry shortly');
-      }
-      messageId = existing.messageId;
-      claim = { key, claimedAt: takenAt };
-    } else {
-      claim = { key, claimedAt: mine.claimedAt };
-    }
-  }
-
-  const message = await appendQueue.run(input.roomId, () => appendAtNextSeq(deps, input, messageId, claim));
+  // Within this process, sends to one room take turns; the publish is issued inside the
+  // turn (so Redis receives this process's messages in seq order) and awaited after it.
+  const outcome = await appendQueue.run(input.roomId, async () => {
+    const result = await claimAndAppend(deps, input);
+    return { result, published: result.created ? publishMessage(deps.publisher, result.message) : null };
+  });
   // Stored: from here on the message exists whatever happens to the publish.
-  await deps.publisher.publish(
-    roomChannel(input.roomId),
+  await outcome.published;
+  return outcome.result;
+}
+
+function publishMessage(publisher: Publisher, message: ChatMessage): Promise<void> {
+  const channel = roomChannel(message.roomId);
+  return publisher.publish(
+    channel,
     encodeEnvelope({
       v: ENVELOPE_VERSION,
       kind: 'message',
-      channel: roomChannel(input.roomId),
+      channel,
       seq: message.seq,
       id: message.id,
       event: MESSAGE_EVENT,
@@ -97,21 +79,68 @@ export async function sendMessage(deps: MessageDeps, input: SendMessageInput): P
       ts: Date.parse(message.createdAt),
     }),
   );
-  return { message, created: true };
 }
 
+interface HeldClaim {
+  key: string;
+  claimedAt: number;
+}
+
+async function claimAndAppend(deps: MessageDeps, input: SendMessageInput): Promise<SendResult> {
+  const now = deps.now ?? Date.now;
+  // The seq to try first, from the store's hint (no read when this process sent the last message).
+  const firstSeq = (await deps.messages.lastSeq(input.roomId, { hint: true })) + 1;
+  if (input.clientMessageId === undefined) {
+    return { message: await appendAtNextSeq(deps, input, newMessageId(), null, firstSeq), created: true };
+  }
+
+  const key = claimKey(input.userId, input.clientMessageId);
+  // The claim records the first seq it will try, so the common case writes it only once.
+  const mine: MessageClaim = { messageId: newMessageId(), userId: input.userId, text: input.text, claimedAt: now(), seq: firstSeq };
+  const existing = await deps.messages.claim(input.roomId, key, mine);
+  if (!existing) {
+    const held: HeldClaim = { key, claimedAt: mine.claimedAt };
+    return { message: await appendAtNextSeq(deps, input, mine.messageId, held, firstSeq), created: true };
+  }
+
+  if (existing.text !== input.text) {
+    throw conflict('This clientMessageId was already used for a different text; use a new clientMessageId');
+  }
+  const stored = await storedMessageOf(deps.messages, input.roomId, existing);
+  if (stored) return { message: stored, created: false };
+  if (now() - existing.claimedAt < (deps.claimLeaseMs ?? DEFAULT_LEASE_MS)) {
+    throw conflict('A request with this clientMessageId is still in progress; retry shortly');
+  }
+  // The holder died before storing: take the claim over, keeping its message id.
+  const takenAt = now();
+  if (!(await deps.messages.updateClaim(input.roomId, key, existing.claimedAt, { claimedAt: takenAt }))) {
+    throw conflict('A request with this clientMessageId is still in progress; retry shortly');
+  }
+  return { message: await appendAtNextSeq(deps, input, existing.messageId, { key, claimedAt: takenAt }), created: true };
+}
+
+/**
+ * Writes the message at the next free seq. `firstSeq`, when given, is tried
+ * first and is already recorded on the claim; every other attempt records its
+ * seq on the claim before writing there.
+ */
 async function appendAtNextSeq(
   deps: MessageDeps,
   input: SendMessageInput,
   id: string,
-  claim: { key: string; claimedAt: number } | null,
+  claim: HeldClaim | null,
+  firstSeq?: number,
 ): Promise<ChatMessage> {
   const maxAttempts = deps.maxSeqAttempts ?? DEFAULT_MAX_ATTEMPTS;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
-    // First try from the store's hint (saves a read when this process sent the last message).
-    const seq = (await deps.messages.lastSeq(input.roomId, { hint: attempt === 0 })) + 1;
-    if (claim && !(await deps.messages.updateClaim(input.roomId, claim.key, claim.claimedAt, { seq }))) {
-      throw conflict('Another request took over this clientMessageId; retry to get the stored message');
+    let seq: number;
+    if (attempt === 0 && firstSeq !== undefined) {
+      seq = firstSeq;
+    } else {
+      seq = (await deps.messages.lastSeq(input.roomId)) + 1;
+      if (claim && !(await deps.messages.updateClaim(input.roomId, claim.key, claim.claimedAt, { seq }))) {
+        throw conflict('Another request took over this clientMessageId; retry to get the stored message');
+      }
     }
     const message: ChatMessage = {
       id,
