@@ -9,6 +9,7 @@ import { processMemoryBroker } from '../broker/memory.js';
 import { loadConfig } from '../socket-relay/config.js';
 import { composeRelay, type ComposedRelay } from '../socket-relay/compose.js';
 import { createLogger } from '../socket-relay/logger.js';
+import { closePublisher } from '../functions/lib/publisher.js';
 import { startApiGateway } from './api-gateway.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadDevIssuer, type DevIssuer } from './dev-keys.js';
 import { startDynamo } from './dynamo.js';
@@ -81,6 +82,8 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     }
     const api = await startApiGateway({ jwks: issuer.jwks, issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, port: options.apiPort });
     stops.push(api.stop);
+    // Stopped before Redis (stops run in reverse), so its connection ends cleanly.
+    stops.push(closePublisher);
 
     const relayEnv: Record<string, string> = {
       JWT_JWKS_URL: api.jwksUrl,

@@ -19,6 +19,7 @@ import { UpstashPublisher } from '../adapters/upstash-publisher.js';
 import { logger } from './logger.js';
 
 let publisher: Publisher | undefined;
+let driverInUse: Promise<Publisher> | null = null;
 
 /** The container's publisher; failures after a stored write are logged, never thrown. */
 export function getPublisher(env: NodeJS.ProcessEnv = process.env): Publisher {
@@ -29,9 +30,21 @@ export function getPublisher(env: NodeJS.ProcessEnv = process.env): Publisher {
       driver = null; // retried by the next publish
       throw err;
     });
+    driverInUse = driver;
     return driver;
   };
   return (publisher = new LoggedPublisher({ publish: async (channel, payload) => (await connect()).publish(channel, payload) }, logger));
+}
+
+/**
+ * Closes the container's Redis connection. Lambda never needs this; the local
+ * stack calls it on shutdown so that stopping Redis is not logged as an outage.
+ */
+export async function closePublisher(): Promise<void> {
+  const driver = await driverInUse?.catch(() => null);
+  driverInUse = null;
+  publisher = undefined;
+  if (driver && 'close' in driver && typeof driver.close === 'function') await (driver as { close(): Promise<void> }).close();
 }
 
 async function createDriver(env: NodeJS.ProcessEnv): Promise<Publisher> {
