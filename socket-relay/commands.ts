@@ -8,7 +8,6 @@ import type { Publisher } from '../broker/types.js';
 import {
   ClientFrame,
   CLIENT_FRAME_TYPES,
-  CloseCode,
   encodeEnvelope,
   ENVELOPE_VERSION,
   ErrorCode,
@@ -79,12 +78,8 @@ function refOf(value: unknown): Ref {
   return typeof ref === 'string' ? ref.slice(0, 64) : typeof ref === 'number' ? ref : undefined;
 }
 
+/** Handles one frame; the caller admitted it first (`Connection.admit`: rate and queue limits). */
 export async function handleFrame(ctx: CommandContext, connection: Connection, raw: string): Promise<void> {
-  if (!connection.frames.take()) {
-    ctx.metrics?.disconnects.inc({ reason: 'flood' });
-    connection.close(CloseCode.PolicyViolation, 'too many frames');
-    return;
-  }
   const parsed = parseClientFrame(raw);
   if (!parsed.ok) return sendError(ctx, connection, parsed.ref, parsed.code, parsed.message);
   const frame = parsed.frame;
@@ -124,9 +119,9 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
   if (!decision.allowed) return sendError(ctx, connection, ref, decision.code, decision.message);
   if (connection.closed) return;
   try {
-    const created = await withTimeout(ctx.hub.add(connection, channel), BROKER_TIMEOUT_MS);
-    // A revoke published before our broker subscription existed was not seen: check again.
-    const recheck = created ? await ctx.access.check(connection.userId, channel) : { allowed: true };
+    const becameActive = await withTimeout(ctx.hub.add(connection, channel), BROKER_TIMEOUT_MS);
+    // A revoke published before the broker subscription was active was not seen: check again.
+    const recheck = becameActive ? await ctx.access.check(connection.userId, channel) : { allowed: true };
     if (!recheck.allowed || ctx.hub.revokedSince(channel, connection.userId, startedAt)) {
       ctx.hub.remove(connection, channel);
       return sendError(ctx, connection, ref, ErrorCode.Forbidden, `Access to ${channel} was revoked`);
@@ -141,6 +136,10 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
     return;
   }
   await ctx.presence.join(channel, connection);
+  // A revoke may have arrived while presence was recorded; it already sent `unsubscribed`.
+  if (!connection.subscriptions.has(channel)) {
+    return sendError(ctx, connection, ref, ErrorCode.Forbidden, `Access to ${channel} was revoked`);
+  }
   connection.send({ type: 'subscribed', channel, ...(ref !== undefined && { ref }) });
 }
 

@@ -15,6 +15,9 @@ export class SharedFrame {
   constructor(readonly text: string) {}
 }
 
+/** Commands one connection may have waiting before it is cut off with 4008. */
+export const MAX_QUEUED_COMMANDS = 32;
+
 export interface Transport {
   send(data: string): void;
   /** Writes a shared frame; transports without it get `send(frame.text)`. */
@@ -41,6 +44,8 @@ export class Connection {
   /** Epoch ms when the token expires (the server sweeps and closes with 4001); null: never. */
   expiresAt: number | null = null;
   private pending: Promise<void> | undefined;
+  /** Commands received and not yet handled. */
+  private queued = 0;
 
   constructor(
     readonly id: string,
@@ -81,9 +86,19 @@ export class Connection {
    * handled in the order they arrived (subscribe then unsubscribe stays so).
    */
   enqueue(task: () => Promise<void>): Promise<void> {
-    const next = this.pending ? this.pending.then(task) : task();
+    this.queued++;
+    const next = (this.pending ? this.pending.then(task) : task()).finally(() => this.queued--);
     this.pending = next.catch(() => {});
     return next;
+  }
+
+  /**
+   * Whether a frame that just arrived may be handled: within the frame rate, and
+   * with few enough commands still waiting (a command blocked on the store or
+   * the broker must not let a client pile up frames in memory).
+   */
+  admit(): boolean {
+    return this.frames.take() && this.queued < MAX_QUEUED_COMMANDS;
   }
 
   send(frame: ServerFrame): boolean {

@@ -16,6 +16,7 @@ interface ChannelState {
   members: Set<Connection>;
   /** Settles when the broker subscription is active. */
   ready: Promise<void>;
+  active: boolean;
 }
 
 /** How long revocations are remembered, to close the race with an in-flight subscribe. */
@@ -37,17 +38,22 @@ export class Hub {
 
   /**
    * Adds `connection` to `channel`, subscribing the broker if it is the first
-   * local subscriber. Resolves `true` when this call created the broker
-   * subscription (the caller may want to re-check access after it).
+   * local subscriber. Resolves `true` when the broker subscription was not yet
+   * active as this call began: a revoke published before it became active was
+   * not seen here, so the caller must check access again.
    */
   async add(connection: Connection, channel: string): Promise<boolean> {
     let state = this.channels.get(channel);
-    const created = !state;
     if (!state) {
-      state = { members: new Set(), ready: this.broker.subscribe(channel) };
+      const created: ChannelState = { members: new Set(), ready: Promise.resolve(), active: false };
+      created.ready = this.broker.subscribe(channel).then(() => {
+        created.active = true;
+      });
+      state = created;
       this.channels.set(channel, state);
       this.metrics?.channels.set(this.channels.size);
     }
+    const wasActive = state.active;
     state.members.add(connection);
     connection.subscriptions.add(channel);
     try {
@@ -56,7 +62,7 @@ export class Hub {
       this.remove(connection, channel);
       throw err;
     }
-    return created;
+    return !wasActive;
   }
 
   /** Removes `connection` from `channel`; the last local subscriber releases the broker subscription. */

@@ -136,12 +136,20 @@ export function createRelay(options: RelayOptions): Relay {
       logger.debug({ connectionId: connection.id, code }, 'connection closed');
     });
 
-    const dispatch = (current: Connection, text: string) =>
+    const dispatch = (current: Connection, text: string) => {
+      // Limits apply on arrival, before anything is queued for the frame.
+      if (!current.admit()) {
+        metrics.disconnects.inc({ reason: 'flood' });
+        current.close(CloseCode.PolicyViolation, 'too many frames');
+        return;
+      }
       void current.enqueue(() => handleFrame(ctx, current, text)).catch((err) => logger.error({ err }, 'frame handling failed'));
+    };
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) {
-        ws.close(CloseCode.PolicyViolation, 'binary frames are not supported');
+        if (connection) connection.close(CloseCode.PolicyViolation, 'binary frames are not supported');
+        else ws.close(CloseCode.PolicyViolation, 'binary frames are not supported');
         return;
       }
       const text = data.toString();

@@ -11,6 +11,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { SharedFrame, Transport } from './connection.js';
+import { CloseCode } from '../protocol/codes.js';
 import { encodeTextFrame } from './wire.js';
 
 let dirty: WsTransport[] = [];
@@ -41,13 +42,20 @@ export class WsTransport implements Transport {
     this.enqueue((frame.wire ??= encodeTextFrame(frame.text)));
   }
 
-  /** The socket's own queue (ws's Sender never buffers without permessage-deflate). */
+  /**
+   * The socket's own queue (ws's Sender never buffers without permessage-deflate).
+   * This turn's batch is left out on purpose: it is bounded by one turn of Redis
+   * reads, and counting it would cut off healthy clients during a burst.
+   */
   get bufferedAmount(): number {
     return this.socket.writableLength;
   }
 
   close(code: number, reason: string): void {
-    this.flush(); // the close frame must follow every frame queued before it
+    // The close frame follows every frame queued before it, except for a client cut
+    // off for being too slow: its backlog is dropped, not pushed into a full socket.
+    if (code === CloseCode.TooSlow) this.discard();
+    else this.flush();
     this.ws.close(code, reason);
     // A client that never answers the close handshake is dropped anyway.
     setTimeout(() => this.ws.terminate(), 2000).unref();
@@ -56,8 +64,14 @@ export class WsTransport implements Transport {
   flush(): void {
     const frames = this.frames;
     if (frames.length === 0) return;
+    this.discard();
+    // Once ws has sent or answered a close frame, no data frame may follow it (RFC 6455 §5.5.1).
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
+
+  private discard(): void {
     this.frames = [];
-    if (this.socket.writable) this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 
   private enqueue(wire: Buffer): void {

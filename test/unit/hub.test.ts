@@ -97,10 +97,12 @@ describe('subscriptions', () => {
   it('concurrent first adds share one broker subscription', async () => {
     const subscribe = vi.spyOn(broker, 'subscribe');
     const conns = ['c1', 'c2', 'c3'].map((id) => connect(id).connection);
-    const created = await Promise.all(conns.map((c) => hub.add(c, CHANNEL)));
-    expect(created).toEqual([true, false, false]);
+    const recheck = await Promise.all(conns.map((c) => hub.add(c, CHANNEL)));
+    // None joined an active subscription, so every one must re-check access (revokes before it were unseen).
+    expect(recheck).toEqual([true, true, true]);
+    expect(await hub.add(connect('c4').connection, CHANNEL)).toBe(false);
     expect(subscribe).toHaveBeenCalledTimes(1);
-    expect(hub.subscriberCount(CHANNEL)).toBe(3);
+    expect(hub.subscriberCount(CHANNEL)).toBe(4);
   });
 
   it('remove of a channel the connection never joined returns false and changes nothing', async () => {
