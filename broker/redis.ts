@@ -29,6 +29,8 @@ export class RedisBroker implements Broker {
   private pub: Promise<Redis> | null = null;
   private sub: Promise<Redis> | null = null;
   private subStatus = () => 'wait';
+  /** Every connection made, ready or not: close() must not wait for a Redis that never came. */
+  private readonly clients: Redis[] = [];
   private listener: MessageListener | null = null;
 
   constructor(private readonly options: RedisBrokerOptions) {}
@@ -60,9 +62,11 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
-    const clients = await Promise.all([this.pub, this.sub]);
     this.pub = this.sub = null;
-    await Promise.all(clients.map((c) => c?.quit().catch(() => c.disconnect())));
+    const clients = this.clients.splice(0);
+    await Promise.all(
+      clients.map((c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : Promise.resolve(c.disconnect()))),
+    );
   }
 
   private publisher(): Promise<Redis> {
@@ -95,6 +99,7 @@ export class RedisBroker implements Broker {
     client.on('error', (err) => this.options.onEvent?.('error', role, err));
     client.on('reconnecting', () => this.options.onEvent?.('reconnecting', role));
     client.on('ready', () => this.options.onEvent?.('ready', role));
+    this.clients.push(client);
     return client;
   }
 }

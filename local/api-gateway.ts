@@ -109,8 +109,12 @@ function matchRoute(compiled: CompiledRoute[], method: string, path: string) {
     if (route.method !== method) continue;
     const m = route.pattern.exec(path);
     if (!m) continue;
-    const params = Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(m[i + 1]!)]));
-    return { route, params };
+    try {
+      const params = Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(m[i + 1]!)]));
+      return { route, params };
+    } catch {
+      return null; // a malformed %-escape matches no route, as with API Gateway
+    }
   }
   return null;
 }

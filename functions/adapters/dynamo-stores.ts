@@ -5,6 +5,7 @@
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
+  type QueryCommandOutput,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -175,11 +176,14 @@ export class DynamoMessageStore implements MessageStore {
   }
 
   async putMessageAtSeq(message: ChatMessage): Promise<boolean> {
-    const stored = await conditional(
+    let stored = await conditional(
       this.db.send(
         new PutCommand({ TableName: this.tables.messages, Item: message, ConditionExpression: 'attribute_not_exists(seq)' }),
       ),
     );
+    // The SDK retries a write whose response was lost; the retry then fails its condition
+    // against our own item. Only another message at this seq means the seq was taken.
+    if (!stored) stored = (await this.getMessage(message.roomId, message.seq))?.id === message.id;
     if (stored) this.remember(message.roomId, message.seq);
     return stored;
   }
@@ -199,17 +203,25 @@ export class DynamoMessageStore implements MessageStore {
   }
 
   async listMessages(roomId: string, afterSeq: number, limit: number): Promise<ChatMessage[]> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.tables.messages,
-        KeyConditionExpression: 'roomId = :r AND seq > :after',
-        ExpressionAttributeValues: { ':r': roomId, ':after': afterSeq },
-        ScanIndexForward: true,
-        Limit: limit,
-        ConsistentRead: true,
-      }),
-    );
-    return (out.Items ?? []) as ChatMessage[];
+    const messages: ChatMessage[] = [];
+    let start: Record<string, unknown> | undefined;
+    // A Query page stops at 1 MB: keep reading until `limit` messages or the end.
+    do {
+      const out: QueryCommandOutput = await this.db.send(
+        new QueryCommand({
+          TableName: this.tables.messages,
+          KeyConditionExpression: 'roomId = :r AND seq > :after',
+          ExpressionAttributeValues: { ':r': roomId, ':after': afterSeq },
+          ScanIndexForward: true,
+          Limit: limit - messages.length,
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      messages.push(...((out.Items ?? []) as ChatMessage[]));
+      start = out.LastEvaluatedKey;
+    } while (start && messages.length < limit);
+    return messages;
   }
 
   async claim(roomId: string, clientKey: string, claim: MessageClaim): Promise<MessageClaim | null> {

@@ -354,3 +354,16 @@ describe.skipIf(!redisServerAvailable())('redis cluster', () => {
     });
   });
 });
+
+describe('RedisBroker.close', () => {
+  it('returns promptly when Redis never became reachable', async () => {
+    const { RedisBroker } = await import('../../broker/redis.js');
+    const { freePort } = await import('../../local/redis-server.js');
+    const broker = new RedisBroker({ url: `redis://127.0.0.1:${await freePort()}` });
+    void broker.ready();
+    void broker.subscribe('room:nobody-home').catch(() => {});
+    const started = Date.now();
+    await broker.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});

@@ -238,6 +238,7 @@ describe('bad input', () => {
     expect((await api.get(`/rooms/${roomId}/messages?limit=0`)).status).toBe(400);
     expect((await api.get('/rooms/not%20an%20id/messages')).status).toBe(400);
     expect((await api.get('/rooms/r_doesnotexist/messages')).status).toBe(404);
+    expect((await api.get('/rooms/%E0%A4%A/messages')).status).toBe(404); // malformed escape: no route
     expect((await api.get(path)).body.messages).toEqual([]);
   });
 

@@ -64,6 +64,15 @@ async function domainError(promise: Promise<unknown>): Promise<DomainError> {
 const claimKey = (userId: string, clientMessageId: string) => `${userId}#${clientMessageId}`;
 
 describe('sendMessage / listMessages', () => {
+  it('treats a retried write of its own message as stored, and another message at that seq as taken', async () => {
+    const roomId = await roomWith('alice');
+    const message: ChatMessage = { id: 'm-own', seq: 1, roomId, userId: 'alice', text: 'hi', createdAt: new Date().toISOString() };
+    expect(await messages.putMessageAtSeq(message)).toBe(true);
+    expect(await messages.putMessageAtSeq(message)).toBe(true); // the SDK's retry after a lost response
+    expect(await messages.putMessageAtSeq({ ...message, id: 'm-other' })).toBe(false);
+    expect((await messages.listMessages(roomId, 0, 10)).map((m) => m.id)).toEqual(['m-own']);
+  });
+
   it('keeps seq gap-free across processes whose seq hints go stale', async () => {
     const roomId = await roomWith('alice', 'bob');
     // Two "Lambda containers": each store remembers only the seqs it saw itself.
