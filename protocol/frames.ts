@@ -41,5 +41,7 @@ export type ServerFrame =
   | { type: 'message'; channel: string; seq: number; id: string; event: string; data: unknown; ts: number }
   | { type: 'signal'; channel: string; event: string; userId: string; data: unknown }
   | { type: 'presence'; channel: string; members: Array<{ userId: string; connections: number }>; ref?: Ref }
+  /** The relay lost its broker connection for a while: fetch history after your last seq. */
+  | { type: 'resync'; channel: string }
   | { type: 'pong'; ref?: Ref }
   | { type: 'error'; ref?: Ref; code: string; message: string };

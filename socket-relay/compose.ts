@@ -30,12 +30,16 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
   let broker: Broker;
   let brokerHealthy: () => boolean = () => true;
   let redisReconnects = 0;
+  // Set once the relay exists; a subscriber 'ready' after the first one ends an outage.
+  let afterOutage: (() => void) | undefined;
+  let subscriberReadies = 0;
   if (overrides.broker) {
     broker = overrides.broker;
   } else if (config.REDIS_URL) {
     const onEvent = (event: 'error' | 'reconnecting' | 'ready', role: string, detail?: unknown) => {
       metrics.brokerEvents.inc({ event });
       if (event === 'reconnecting') redisReconnects++;
+      if (event === 'ready' && role === 'subscriber' && ++subscriberReadies > 1) afterOutage?.();
       if (event === 'ready') logger.info({ role }, 'redis ready');
       else logger.warn({ role, event, err: detail }, 'redis connection problem; retrying');
     };
@@ -77,6 +81,13 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
     authTimeoutMs: config.AUTH_TIMEOUT_MS,
     heartbeatMs: config.HEARTBEAT_MS,
   });
+
+  afterOutage = () => {
+    void relay.resync().then(
+      ({ checked, revoked }) => logger.info({ checked, revoked }, 'resynced subscriptions after a Redis outage'),
+      (err) => logger.error({ err }, 'resync after a Redis outage failed'),
+    );
+  };
 
   const stopEmf = config.RELAY_METRICS_NAMESPACE
     ? startEmfMetrics({

@@ -88,6 +88,11 @@ export class Hub {
     return at !== undefined && at >= since;
   }
 
+  /** Every (channel, local subscriber) pair, as a snapshot. */
+  *subscriptions(): Iterable<[string, Connection]> {
+    for (const [channel, state] of [...this.channels]) for (const connection of [...state.members]) yield [channel, connection];
+  }
+
   get channelCount(): number {
     return this.channels.size;
   }

@@ -15,6 +15,7 @@ import type { ChannelAccess } from './access.js';
 import type { TokenVerifier } from './auth.js';
 import { handleFrame, parseClientFrame, type CommandContext } from './commands.js';
 import { Connection, type ConnectionLimits } from './connection.js';
+import { resyncAfterBrokerGap } from './resync.js';
 import { WsTransport } from './ws-transport.js';
 import { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
@@ -41,6 +42,8 @@ export interface Relay {
   listen(port: number, host?: string): Promise<AddressInfo>;
   /** Stops accepting, closes every client with 1012, waits for them (at most `timeoutMs`). */
   drain(timeoutMs: number): Promise<void>;
+  /** After a broker outage: re-check access of every subscription and tell clients to backfill. */
+  resync(): Promise<{ checked: number; revoked: number }>;
   connectionCount(): number;
 }
 
@@ -232,6 +235,7 @@ export function createRelay(options: RelayOptions): Relay {
     server,
     hub,
     connectionCount: () => connections.size,
+    resync: () => resyncAfterBrokerGap(ctx),
     listen(port, host = '0.0.0.0') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -21,6 +21,7 @@ beforeAll(async () => {
   const api = await alice();
   roomId = (await api.post('/rooms', { name: 'faults' })).body.roomId;
   await api.post(`/rooms/${roomId}/members`, { userId: 'bob' });
+  await api.post(`/rooms/${roomId}/members`, { userId: 'carol' });
   channel = `room:${roomId}`;
 });
 afterAll(() => stack?.stop());
@@ -29,6 +30,8 @@ describe('faults', () => {
   it('resubscribes after a Redis crash; messages sent during the outage are stored and come back from history', async () => {
     const bob = await TestClient.connect(stack.relayUrls[1]!, await token('bob'));
     await bob.subscribe(channel);
+    const carol = await TestClient.connect(stack.relayUrls[1]!, await token('carol'));
+    await carol.subscribe(channel);
     const api = await alice();
     expect((await api.post(`/rooms/${roomId}/messages`, { text: 'before' })).status).toBe(201);
     await bob.waitForMessages(channel, 1);
@@ -45,7 +48,13 @@ describe('faults', () => {
     const during = await api.post(`/rooms/${roomId}/messages`, { text: 'during the outage' });
     expect(during.status).toBe(201); // persisted; only the live publish was lost
     expect(during.body.seq).toBe(before + 1);
+    // Carol is removed while the revoke cannot be published.
+    expect((await api.delete(`/rooms/${roomId}/members/carol`)).status).toBe(204);
     await stack.redis!.restart();
+
+    // Back from the outage, the relay re-checks every subscription and asks the rest to backfill.
+    expect(await carol.next((f) => f.type === 'unsubscribed', 15_000)).toMatchObject({ channel, reason: 'access_revoked' });
+    expect(await bob.next((f) => f.type === 'resync', 15_000)).toEqual({ type: 'resync', channel });
 
     // The relay resubscribes on its own; keep sending until live delivery is back.
     await eventually(async () => {
@@ -60,7 +69,9 @@ describe('faults', () => {
     const missing = (await api.get(`/rooms/${roomId}/messages?afterSeq=${before}&limit=1`)).body.messages;
     expect(live).not.toContain(before + 1);
     expect(missing).toEqual([during.body]);
+    expect(carol.messages(channel).some((m) => (m.data as { text: string }).text === 'after')).toBe(false);
     await bob.close();
+    await carol.close();
   });
 
   it('drains on SIGTERM: clients get 1012, the process exits 0, and a reconnect elsewhere catches up', async () => {
