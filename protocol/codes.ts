@@ -16,6 +16,8 @@ export const CloseCode = {
   FrameTooLarge: 1009,
   /** Relay is shutting down; reconnect (to another relay). */
   RelayRestarting: 1012,
+  /** A dependency (the token issuer's keys) is briefly unavailable; reconnect after a pause. */
+  TryAgainLater: 1013,
   /** Missing, invalid or expired token, or no auth frame in time. */
   Unauthorized: 4001,
   /** Rate or policy limit exceeded (flooding, too many subscriptions). */

@@ -25,8 +25,11 @@ export interface TokenVerifierOptions {
 
 export class TokenError extends Error {
   override readonly name = 'TokenError';
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** True when the token was not judged at all (the issuer's keys could not be fetched): retry later. */
+  readonly retryable: boolean;
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options);
+    this.retryable = options?.retryable ?? false;
   }
 }
 
@@ -40,7 +43,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     try {
       ({ payload } = await jwtVerify(token, keys, { issuer: options.issuer, clockTolerance: options.clockToleranceSec ?? 5 }));
     } catch (err) {
-      throw new TokenError(describe(err), { cause: err });
+      throw new TokenError(describe(err), { cause: err, retryable: keysUnavailable(err) });
     }
     // Like API Gateway's JWT authorizer: `aud` must contain the audience, or, for tokens
     // without `aud` (Cognito access tokens), `client_id` must equal it.
@@ -65,7 +68,15 @@ function audienceMatches(payload: { aud?: string | string[]; client_id?: unknown
   return payload.client_id === audience;
 }
 
+/** The issuer's JWKS could not be fetched or read: a fault on the way, not a bad token. */
+function keysUnavailable(err: unknown): boolean {
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
+  if (err instanceof errors.JOSEError) return /Expected 200 OK/.test(err.message);
+  return true; // network errors from fetch (TypeError) and the like
+}
+
 function describe(err: unknown): string {
+  if (keysUnavailable(err)) return 'token issuer keys unavailable; retry shortly';
   if (err instanceof errors.JWTExpired) return 'token expired';
   if (err instanceof errors.JWTClaimValidationFailed) return `token claim ${err.claim} is invalid`;
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';

@@ -12,7 +12,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Broker } from '../broker/types.js';
 import { AuthFrame, CloseCode, ErrorCode } from '../protocol/index.js';
 import type { ChannelAccess } from './access.js';
-import type { TokenVerifier } from './auth.js';
+import { TokenError, type TokenVerifier } from './auth.js';
 import { handleFrame, parseClientFrame, type CommandContext } from './commands.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { resyncAfterBrokerGap } from './resync.js';
@@ -200,8 +200,11 @@ export function createRelay(options: RelayOptions): Relay {
       logger.debug({ connectionId: connection.id, userId: token.userId, ip }, 'authenticated');
       return connection;
     } catch (err) {
-      metrics.disconnects.inc({ reason: 'unauthorized' });
-      ws.close(CloseCode.Unauthorized, err instanceof Error ? err.message.slice(0, 100) : 'unauthorized');
+      const retryable = err instanceof TokenError && err.retryable;
+      if (retryable) logger.warn({ err }, 'could not fetch the token issuer keys');
+      metrics.disconnects.inc({ reason: retryable ? 'issuer_unavailable' : 'unauthorized' });
+      const reason = err instanceof Error ? err.message.slice(0, 100) : 'unauthorized';
+      ws.close(retryable ? CloseCode.TryAgainLater : CloseCode.Unauthorized, reason);
       return null;
     }
   }

@@ -52,3 +52,22 @@ describe('createTokenVerifier', () => {
     await expect(verify('garbage')).rejects.toThrow(TokenError);
   });
 });
+
+describe('issuer keys that cannot be fetched', () => {
+  it('fail as retryable, not as a bad token', async () => {
+    const pair = await generateKeyPair('ES256');
+    const token = await new SignJWT({ sub: 'alice', aud: 'app' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer('https://issuer.test')
+      .setExpirationTime('1m')
+      .sign(pair.privateKey);
+    // Nothing listens on port 9 (discard): the JWKS fetch fails at the network.
+    const unreachable = createTokenVerifier({ jwks: 'http://127.0.0.1:9/jwks.json', issuer: 'https://issuer.test', audience: 'app' });
+    const err = await unreachable(token).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TokenError);
+    expect((err as TokenError).retryable).toBe(true);
+    // A real verdict stays terminal.
+    const bad = await verify(token).catch((e: unknown) => e);
+    expect((bad as TokenError).retryable).toBe(false);
+  });
+});
