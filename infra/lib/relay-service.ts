@@ -31,6 +31,7 @@ import {
   ApplicationProtocol,
   ListenerAction,
   ListenerCertificate,
+  ListenerCondition,
   SslPolicy,
   type ApplicationListener,
   type ApplicationTargetGroup,
@@ -210,7 +211,17 @@ export class RelayService extends Construct {
         defaultAction: ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
       });
     }
+    // Only the WebSocket endpoint is public: /metrics and /healthz stay between the ALB
+    // (its health checks go straight to the targets) and the relays.
+    this.listener.addAction('NotFound', {
+      action: ListenerAction.fixedResponse(404, {
+        contentType: 'application/json',
+        messageBody: '{"error":{"code":"not_found","message":"Connect WebSockets to /ws"}}',
+      }),
+    });
     this.targetGroup = this.listener.addTargets('Relays', {
+      priority: 10,
+      conditions: [ListenerCondition.pathPatterns(['/ws'])],
       port: RELAY_PORT,
       protocol: ApplicationProtocol.HTTP,
       targets: [this.service],

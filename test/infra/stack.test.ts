@@ -212,6 +212,17 @@ describe.each([
     expect(Number(env.DRAIN_TIMEOUT_MS) / 1000).toBeLessThan(30); // drains within the deregistration delay
   });
 
+  it('exposes only /ws through the load balancer (not /metrics or /healthz)', () => {
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      DefaultActions: [Match.objectLike({ Type: 'fixed-response', FixedResponseConfig: Match.objectLike({ StatusCode: '404' }) })],
+    });
+    s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/ws'] } }],
+      Actions: [Match.objectLike({ Type: 'forward' })],
+    });
+    s.template.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 1);
+  });
+
   it('scales relays on CPU (60%) and on live connections per task', () => {
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
       MinCapacity: 2,
