@@ -251,6 +251,20 @@ export class DynamoMessageStore implements MessageStore {
     throw new Error(`idempotency claim ${key} keeps vanishing; is the table's TTL misconfigured?`);
   }
 
+  async releaseClaim(roomId: string, clientKey: string, expectedClaimedAt: number): Promise<void> {
+    await conditional(
+      this.db.send(
+        new DeleteCommand({
+          TableName: this.tables.idempotency,
+          Key: { key: `${roomId}#${clientKey}` },
+          ConditionExpression: '#claimedAt = :expected',
+          ExpressionAttributeNames: { '#claimedAt': 'claimedAt' },
+          ExpressionAttributeValues: { ':expected': expectedClaimedAt },
+        }),
+      ),
+    );
+  }
+
   updateClaim(
     roomId: string,
     clientKey: string,

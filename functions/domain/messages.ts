@@ -100,7 +100,7 @@ async function claimAndAppend(deps: MessageDeps, input: SendMessageInput): Promi
   const existing = await deps.messages.claim(input.roomId, key, mine);
   if (!existing) {
     const held: HeldClaim = { key, claimedAt: mine.claimedAt };
-    return { message: await appendAtNextSeq(deps, input, mine.messageId, held, firstSeq), created: true };
+    return { message: await appendReleasingClaim(deps, input, mine.messageId, held, firstSeq), created: true };
   }
 
   if (existing.text !== input.text) {
@@ -116,7 +116,31 @@ async function claimAndAppend(deps: MessageDeps, input: SendMessageInput): Promi
   if (!(await deps.messages.updateClaim(input.roomId, key, existing.claimedAt, { claimedAt: takenAt }))) {
     throw conflict('A request with this clientMessageId is still in progress; retry shortly');
   }
-  return { message: await appendAtNextSeq(deps, input, existing.messageId, { key, claimedAt: takenAt }), created: true };
+  return { message: await appendReleasingClaim(deps, input, existing.messageId, { key, claimedAt: takenAt }), created: true };
+}
+
+/**
+ * Appends under a claim. When every attempt lost its seq to other messages
+ * (room too busy), nothing of ours was stored, so the claim is released and a
+ * retry is not told "still in progress". After any other failure the write's
+ * outcome is unknown, so the claim stays: a retry after the lease finds the
+ * message at the claim's seq if it was stored.
+ */
+async function appendReleasingClaim(
+  deps: MessageDeps,
+  input: SendMessageInput,
+  id: string,
+  claim: HeldClaim,
+  firstSeq?: number,
+): Promise<ChatMessage> {
+  try {
+    return await appendAtNextSeq(deps, input, id, claim, firstSeq);
+  } catch (err) {
+    if (err instanceof DomainError && err.code === ErrorCode.Unavailable) {
+      await deps.messages.releaseClaim(input.roomId, claim.key, claim.claimedAt).catch(() => {});
+    }
+    throw err;
+  }
 }
 
 /**

@@ -65,6 +65,8 @@ export interface MessageStore {
   listMessages(roomId: string, afterSeq: number, limit: number): Promise<ChatMessage[]>;
   /** Creates the claim; returns the existing one instead when the key is taken. */
   claim(roomId: string, clientMessageId: string, claim: MessageClaim): Promise<MessageClaim | null>;
+  /** Deletes the claim if it is still ours (same `claimedAt`): a failed send leaves nothing behind. */
+  releaseClaim(roomId: string, clientMessageId: string, expectedClaimedAt: number): Promise<void>;
   /** Records the seq being attempted, only while the claim is still ours (same `claimedAt`). */
   updateClaim(roomId: string, clientMessageId: string, expectedClaimedAt: number, patch: Partial<MessageClaim>): Promise<boolean>;
 }

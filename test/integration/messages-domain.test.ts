@@ -270,6 +270,7 @@ describe('sendMessage / listMessages', () => {
       listMessages: (r, a, l) => messages.listMessages(r, a, l),
       claim: (r, k, c) => messages.claim(r, k, c),
       updateClaim: (r, k, e, p) => messages.updateClaim(r, k, e, p),
+      releaseClaim: (r, k, e) => messages.releaseClaim(r, k, e),
       putMessageAtSeq: async () => {
         puts++;
         return false;
@@ -281,6 +282,10 @@ describe('sendMessage / listMessages', () => {
     expect(err.message).toContain(roomId);
     expect(puts).toBe(4);
     expect(d.publisher.published).toEqual([]);
+    // Nothing was stored, so the claim was released: a retry is a fresh send, not "in progress".
+    const retry = await sendMessage(deps(), { roomId, userId: 'alice', text: 'hot room', clientMessageId: 'c-hot' });
+    expect(retry.created).toBe(true);
+    expect(retry.message.seq).toBe(1);
   });
 });
 
