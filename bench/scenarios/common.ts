@@ -129,3 +129,42 @@ export function saturation(cpu: Record<string, number>, cores: number): { busies
   if (totalPct >= cores * 100 * 0.9) saturated.push(`machine (${totalPct}% of ${cores * 100}%)`);
   return { busiest: entries[0]?.[0] ?? '', busiestPct: entries[0]?.[1] ?? 0, saturated, totalPct, outsidePct };
 }
+
+/** What the publisher reports after a fixed-rate run. */
+export interface RateRun {
+  published: number;
+  perRoom: number[];
+  errors: number;
+  skipped: number;
+  seconds: number;
+  loopMaxMs: number;
+  httpLatency?: HistogramData;
+}
+
+/**
+ * One fixed-rate measurement, shared by the latency and HTTP scenarios: start
+ * the publisher, warm up, record latency over a watched window, stop, let the
+ * deliveries drain, then read every worker.
+ */
+export async function measureAtRate(
+  env: BenchEnv,
+  servers: ServerProcess[],
+  l: Layout,
+  request: Record<string, unknown>,
+  marker: string,
+  o: { warmupS: number; durationS: number },
+) {
+  await Promise.all(env.workers.map((w) => w.call({ type: 'reset', latency: false, marker })));
+  const run = env.publisher.call<RateRun>(request, 600_000);
+  await sleep(o.warmupS * 1000);
+  await Promise.all(env.workers.map((w) => w.call({ type: 'latency', on: true })));
+  const window = new Window(env, servers);
+  await window.start();
+  await sleep(o.durationS * 1000);
+  await window.stop();
+  await env.publisher.call({ type: 'stop' });
+  const result = await run;
+  await drain(env, result.published * env.options.subs, 2000, 15_000);
+  const snaps = await snapshots(env, true);
+  return { result, snaps, window, loss: losses(l, snaps, result.perRoom), hist: mergedHist(snaps), cpu: window.cpu() };
+}

@@ -5,10 +5,9 @@
  * subscriber, over both relays. Townsquare only: Socket.IO has no HTTP API.
  */
 import { cpus } from 'node:os';
-import { sleep } from '../lib/child.js';
-import { summarize, type HistogramData } from '../lib/hist.js';
+import { summarize } from '../lib/hist.js';
 import { closeAll, connectLayout, layout, log, type BenchEnv } from '../setup.js';
-import { closesOf, drain, losses, mergedHist, round, saturation, snapshots, Window } from './common.js';
+import { closesOf, measureAtRate, round, saturation } from './common.js';
 
 export interface HttpOptions {
   rates: number[];
@@ -22,26 +21,10 @@ async function httpAt(env: BenchEnv, rate: number, o: HttpOptions) {
   const connect = await connectLayout(env, 'townsquare', l);
   const rooms = env.rooms.slice(0, env.options.rooms);
   await env.publisher.call({ type: 'init', system: 'townsquare', redisUrl: env.stack.redisUrl, rooms: rooms.map((r) => r.id), payloadBytes: env.options.payloadBytes });
-  await Promise.all(env.workers.map((w) => w.call({ type: 'reset', latency: false, marker: '"text":"t=' })));
   const ownerToken = env.tokens.get(env.owner)!;
-  const run = env.publisher.call<{ published: number; perRoom: number[]; errors: number; skipped: number; seconds: number; loopMaxMs: number; httpLatency: HistogramData }>(
-    { type: 'run', mode: 'http', rate, apiUrl: env.stack.apiUrl, tokens: rooms.map(() => ownerToken), maxInFlight: o.maxInFlight },
-    600_000,
-  );
-  await sleep(o.warmupS * 1000);
-  await Promise.all(env.workers.map((w) => w.call({ type: 'latency', on: true })));
-  const w = new Window(env, env.relays);
-  await w.start();
-  await sleep(o.durationS * 1000);
-  await w.stop();
-  await env.publisher.call({ type: 'stop' });
-  const result = await run;
-  await drain(env, result.published * env.options.subs, 2000, 15_000);
-  const snaps = await snapshots(env, true);
-  const loss = losses(l, snaps, result.perRoom);
+  const request = { type: 'run', mode: 'http', rate, apiUrl: env.stack.apiUrl, tokens: rooms.map(() => ownerToken), maxInFlight: o.maxInFlight };
+  const { result, snaps, window: w, loss, hist, cpu } = await measureAtRate(env, env.relays, l, request, '"text":"t=', o);
   await closeAll(env);
-  const cpu = w.cpu();
-  const hist = mergedHist(snaps);
   const townsquare = {
     connections: connect.connected,
     rate,
@@ -49,7 +32,7 @@ async function httpAt(env: BenchEnv, rate: number, o: HttpOptions) {
     skippedSlots: result.skipped,
     httpErrors: result.errors,
     latency: summarize(hist),
-    httpResponse: summarize(result.httpLatency),
+    httpResponse: summarize(result.httpLatency!), // the publisher reports it in http mode
     lost: loss.lost,
     serverLoopMaxMs: w.serverLoopMaxMs(),
     clientLoopMaxMs: Object.fromEntries(snaps.map((s, i) => [env.workers[i]!.name, round(s.loopMaxMs)])),

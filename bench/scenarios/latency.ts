@@ -4,11 +4,10 @@
  * read the same CLOCK_MONOTONIC), plus event-loop stalls of every process.
  */
 import { cpus } from 'node:os';
-import { sleep } from '../lib/child.js';
-import { summarize, type HistogramData } from '../lib/hist.js';
+import { summarize } from '../lib/hist.js';
 import { closeAll, connectLayout, layout, log, type BenchEnv } from '../setup.js';
 import type { System } from '../worker/clients.js';
-import { closesOf, drain, losses, mergedHist, round, saturation, snapshots, Window } from './common.js';
+import { closesOf, measureAtRate, round, saturation } from './common.js';
 
 export interface LatencyOptions {
   rates: number[];
@@ -18,24 +17,7 @@ export interface LatencyOptions {
 
 async function atRate(env: BenchEnv, system: System, rate: number, o: LatencyOptions, l: ReturnType<typeof layout>) {
   const servers = system === 'townsquare' ? env.relays : env.peers;
-  await Promise.all(env.workers.map((w) => w.call({ type: 'reset', latency: false, marker: '"t":' })));
-  const run = env.publisher.call<{ published: number; perRoom: number[]; errors: number; skipped: number; seconds: number; loopMaxMs: number }>(
-    { type: 'run', mode: 'rate', rate },
-    600_000,
-  );
-  await sleep(o.warmupS * 1000);
-  await Promise.all(env.workers.map((w) => w.call({ type: 'latency', on: true })));
-  const w = new Window(env, servers);
-  await w.start();
-  await sleep(o.durationS * 1000);
-  await w.stop();
-  await env.publisher.call({ type: 'stop' });
-  const result = await run;
-  await drain(env, result.published * env.options.subs, 2000, 15_000);
-  const snaps = await snapshots(env, true);
-  const loss = losses(l, snaps, result.perRoom);
-  const hist: HistogramData = mergedHist(snaps);
-  const cpu = w.cpu();
+  const { result, snaps, window: w, loss, hist, cpu } = await measureAtRate(env, servers, l, { type: 'run', mode: 'rate', rate }, '"t":', o);
   const out = {
     rate,
     achievedRate: Math.round(result.published / result.seconds),
