@@ -82,6 +82,13 @@ export class Hub {
     for (const channel of [...connection.subscriptions]) this.remove(connection, channel);
   }
 
+  /** Ends a subscription whose access was revoked, and tells the client why. */
+  evict(connection: Connection, channel: string): void {
+    this.remove(connection, channel);
+    this.onRevoked(connection, channel);
+    connection.send({ type: 'unsubscribed', channel, reason: 'access_revoked' });
+  }
+
   /** Whether `userId` lost access to `channel` at or after `since` (epoch ms). */
   revokedSince(channel: string, userId: string, since: number): boolean {
     const at = this.revocations.get(`${channel}\n${userId}`);
@@ -127,10 +134,7 @@ export class Hub {
     this.revocations.set(`${envelope.channel}\n${envelope.userId}`, now);
     for (const [key, at] of this.revocations) if (now - at > REVOCATION_MEMORY_MS) this.revocations.delete(key);
     for (const connection of [...state.members]) {
-      if (connection.userId !== envelope.userId) continue;
-      this.remove(connection, envelope.channel);
-      this.onRevoked(connection, envelope.channel);
-      connection.send({ type: 'unsubscribed', channel: envelope.channel, reason: 'access_revoked' });
+      if (connection.userId === envelope.userId) this.evict(connection, envelope.channel);
     }
   }
 }

@@ -27,9 +27,7 @@ export async function resyncAfterBrokerGap(ctx: CommandContext): Promise<{ check
       }
       if (!allowed) {
         revoked++;
-        ctx.hub.remove(connection, channel);
-        void ctx.presence.leave(channel, connection);
-        connection.send({ type: 'unsubscribed', channel, reason: 'access_revoked' });
+        ctx.hub.evict(connection, channel);
         continue;
       }
       connection.send({ type: 'resync', channel });

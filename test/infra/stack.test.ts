@@ -37,11 +37,6 @@ function synth(context: Record<string, unknown>): Synth {
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any>; DeletionPolicy?: string }>;
 const resourcesOf = (t: Template, type: string): Resources => t.findResources(type) as Resources;
-const logicalIdOf = (t: Template, type: string, props: Record<string, unknown>): string => {
-  const ids = Object.keys(t.findResources(type, { Properties: props }));
-  expect(ids, `exactly one ${type} with ${JSON.stringify(props)}`).toHaveLength(1);
-  return ids[0]!;
-};
 const tableLogicalIds = (s: Synth): Record<TableName, string> => {
   const ids = {} as Record<TableName, string>;
   for (const name of Object.keys(tableEnvVar) as TableName[]) {
