@@ -9,7 +9,7 @@ import { MemoryBroker } from '../broker/memory.js';
 import { RedisBroker } from '../broker/redis.js';
 import { RedisClusterBroker } from '../broker/redis-cluster.js';
 import type { Broker } from '../broker/types.js';
-import { createDocumentClient } from '../functions/adapters/dynamo-client.js';
+import { createDynamoClient } from '../functions/adapters/dynamo-client.js';
 import { DynamoMembershipReader } from '../functions/adapters/dynamo-stores.js';
 import { ChannelAccess } from './access.js';
 import { createTokenVerifier } from './auth.js';
@@ -56,7 +56,7 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
     broker = new MemoryBroker();
   }
 
-  const db = createDocumentClient({ endpoint: config.DYNAMODB_ENDPOINT });
+  const db = createDynamoClient({ endpoint: config.DYNAMODB_ENDPOINT });
   const presence =
     config.REDIS_URL && !overrides.broker
       ? new RedisPresence({ url: config.REDIS_URL, password: config.REDIS_PASSWORD, cluster: config.REDIS_CLUSTER })

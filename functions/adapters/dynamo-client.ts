@@ -1,24 +1,30 @@
 /**
- * One DynamoDB document client per process (per Lambda container), created on
- * first use. `DYNAMODB_ENDPOINT` points it at dynalite locally and in tests.
+ * One DynamoDB client per process (per Lambda container), created on first
+ * use. `DYNAMODB_ENDPOINT` points it at dynalite locally and in tests.
+ *
+ * The plain client rather than the document client: with `cacheMiddleware`
+ * the SDK resolves each command's middleware stack once instead of on every
+ * call, which took a third of the SDK's CPU per call (measured against
+ * dynalite; see docs/benchmarks.md). The document client refuses that option,
+ * so items are converted by `dynamo-items.ts` instead.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export interface DynamoOptions {
   endpoint?: string;
   region?: string;
 }
 
-export function createDocumentClient(options: DynamoOptions = {}): DynamoDBDocumentClient {
+export function createDynamoClient(options: DynamoOptions = {}): DynamoDBClient {
   const local = options.endpoint !== undefined;
-  const client = new DynamoDBClient({
+  return new DynamoDBClient({
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+    // Safe because nothing adds middleware to this client after its first call.
+    cacheMiddleware: true,
     ...(local && {
       endpoint: options.endpoint,
       // dynalite ignores credentials, but the SDK insists on having some.
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     }),
   });
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

@@ -3,17 +3,18 @@
  * become domain answers (false / existing item), never leaked exceptions.
  */
 import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  type QueryCommandOutput,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
   QueryCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+  type QueryCommandOutput,
+  UpdateItemCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import type { ChatMessage, Membership, MessageClaim, MessageStore, Room, RoomStore } from '../domain/ports.js';
+import { fromAttributes, toAttributes, type AttributeMap } from './dynamo-items.js';
 import { MEMBERSHIPS_BY_USER_INDEX } from './table-schemas.js';
 
 export interface TableNames {
@@ -47,15 +48,15 @@ const CLAIM_TTL_SECONDS = 24 * 60 * 60;
 /** Read-only membership lookups: all the relay needs (and all its IAM role allows). */
 export class DynamoMembershipReader {
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DynamoDBClient,
     private readonly membershipsTable: string,
   ) {}
 
   async getMembership(roomId: string, userId: string): Promise<Membership | null> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.membershipsTable, Key: { roomId, userId }, ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.membershipsTable, Key: toAttributes({ roomId, userId }), ConsistentRead: true }),
     );
-    return (Item as Membership | undefined) ?? null;
+    return fromAttributes<Membership>(Item);
   }
 }
 
@@ -63,7 +64,7 @@ export class DynamoRoomStore implements RoomStore {
   private readonly memberships: DynamoMembershipReader;
 
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DynamoDBClient,
     private readonly tables: Pick<TableNames, 'rooms' | 'memberships'>,
   ) {
     this.memberships = new DynamoMembershipReader(db, tables.memberships);
@@ -72,26 +73,26 @@ export class DynamoRoomStore implements RoomStore {
   async createRoom(room: Room, owner: Membership): Promise<void> {
     // Room first: a membership never points at a room that does not exist.
     await this.db.send(
-      new PutCommand({ TableName: this.tables.rooms, Item: room, ConditionExpression: 'attribute_not_exists(roomId)' }),
+      new PutItemCommand({ TableName: this.tables.rooms, Item: toAttributes({ ...room }), ConditionExpression: 'attribute_not_exists(roomId)' }),
     );
-    await this.db.send(new PutCommand({ TableName: this.tables.memberships, Item: owner }));
+    await this.db.send(new PutItemCommand({ TableName: this.tables.memberships, Item: toAttributes({ ...owner }) }));
   }
 
   async getRoom(roomId: string): Promise<Room | null> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.tables.rooms, Key: { roomId } }));
-    return (Item as Room | undefined) ?? null;
+    const { Item } = await this.db.send(new GetItemCommand({ TableName: this.tables.rooms, Key: toAttributes({ roomId }) }));
+    return fromAttributes<Room>(Item);
   }
 
   async getRooms(roomIds: string[]): Promise<Room[]> {
     const rooms: Room[] = [];
     for (let i = 0; i < roomIds.length; i += BATCH_GET_LIMIT) {
-      let keys: Record<string, unknown>[] | undefined = roomIds.slice(i, i + BATCH_GET_LIMIT).map((roomId) => ({ roomId }));
+      let keys: AttributeMap[] | undefined = roomIds.slice(i, i + BATCH_GET_LIMIT).map((roomId) => toAttributes({ roomId }));
       // Unprocessed keys come back under throttling; ask again until none are left.
       while (keys?.length) {
-        const out: BatchGetCommandOutput = await this.db.send(
-          new BatchGetCommand({ RequestItems: { [this.tables.rooms]: { Keys: keys } } }),
+        const out: BatchGetItemCommandOutput = await this.db.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tables.rooms]: { Keys: keys } } }),
         );
-        rooms.push(...((out.Responses?.[this.tables.rooms] ?? []) as Room[]));
+        rooms.push(...(out.Responses?.[this.tables.rooms] ?? []).map((item) => fromAttributes<Room>(item)));
         keys = out.UnprocessedKeys?.[this.tables.rooms]?.Keys;
       }
     }
@@ -104,18 +105,18 @@ export class DynamoRoomStore implements RoomStore {
 
   async listMemberships(userId: string): Promise<Membership[]> {
     const items: Membership[] = [];
-    let start: Record<string, unknown> | undefined;
+    let start: AttributeMap | undefined;
     do {
-      const out = await this.db.send(
+      const out: QueryCommandOutput = await this.db.send(
         new QueryCommand({
           TableName: this.tables.memberships,
           IndexName: MEMBERSHIPS_BY_USER_INDEX,
           KeyConditionExpression: 'userId = :u',
-          ExpressionAttributeValues: { ':u': userId },
+          ExpressionAttributeValues: toAttributes({ ':u': userId }),
           ExclusiveStartKey: start,
         }),
       );
-      items.push(...((out.Items ?? []) as Membership[]));
+      items.push(...(out.Items ?? []).map((item) => fromAttributes<Membership>(item)));
       start = out.LastEvaluatedKey;
     } while (start);
     return items;
@@ -124,9 +125,9 @@ export class DynamoRoomStore implements RoomStore {
   addMember(membership: Membership): Promise<boolean> {
     return conditional(
       this.db.send(
-        new PutCommand({
+        new PutItemCommand({
           TableName: this.tables.memberships,
-          Item: membership,
+          Item: toAttributes({ ...membership }),
           ConditionExpression: 'attribute_not_exists(userId)',
         }),
       ),
@@ -136,9 +137,9 @@ export class DynamoRoomStore implements RoomStore {
   removeMember(roomId: string, userId: string): Promise<boolean> {
     return conditional(
       this.db.send(
-        new DeleteCommand({
+        new DeleteItemCommand({
           TableName: this.tables.memberships,
-          Key: { roomId, userId },
+          Key: toAttributes({ roomId, userId }),
           ConditionExpression: 'attribute_exists(userId)',
         }),
       ),
@@ -148,7 +149,7 @@ export class DynamoRoomStore implements RoomStore {
 
 export class DynamoMessageStore implements MessageStore {
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DynamoDBClient,
     private readonly tables: Pick<TableNames, 'messages' | 'idempotency'>,
     private readonly clock: () => number = Date.now,
   ) {}
@@ -163,14 +164,14 @@ export class DynamoMessageStore implements MessageStore {
       new QueryCommand({
         TableName: this.tables.messages,
         KeyConditionExpression: 'roomId = :r',
-        ExpressionAttributeValues: { ':r': roomId },
+        ExpressionAttributeValues: toAttributes({ ':r': roomId }),
         ProjectionExpression: 'seq',
         ScanIndexForward: false,
         Limit: 1,
         ConsistentRead: true,
       }),
     );
-    const seq = (out.Items?.[0]?.seq as number | undefined) ?? 0;
+    const seq = fromAttributes<{ seq: number }>(out.Items?.[0])?.seq ?? 0;
     this.remember(roomId, seq);
     return seq;
   }
@@ -178,7 +179,7 @@ export class DynamoMessageStore implements MessageStore {
   async putMessageAtSeq(message: ChatMessage): Promise<boolean> {
     let stored = await conditional(
       this.db.send(
-        new PutCommand({ TableName: this.tables.messages, Item: message, ConditionExpression: 'attribute_not_exists(seq)' }),
+        new PutItemCommand({ TableName: this.tables.messages, Item: toAttributes({ ...message }), ConditionExpression: 'attribute_not_exists(seq)' }),
       ),
     );
     // The SDK retries a write whose response was lost; the retry then fails its condition
@@ -197,28 +198,28 @@ export class DynamoMessageStore implements MessageStore {
 
   async getMessage(roomId: string, seq: number): Promise<ChatMessage | null> {
     const { Item } = await this.db.send(
-      new GetCommand({ TableName: this.tables.messages, Key: { roomId, seq }, ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.tables.messages, Key: toAttributes({ roomId, seq }), ConsistentRead: true }),
     );
-    return (Item as ChatMessage | undefined) ?? null;
+    return fromAttributes<ChatMessage>(Item);
   }
 
   async listMessages(roomId: string, afterSeq: number, limit: number): Promise<ChatMessage[]> {
     const messages: ChatMessage[] = [];
-    let start: Record<string, unknown> | undefined;
+    let start: AttributeMap | undefined;
     // A Query page stops at 1 MB: keep reading until `limit` messages or the end.
     do {
       const out: QueryCommandOutput = await this.db.send(
         new QueryCommand({
           TableName: this.tables.messages,
           KeyConditionExpression: 'roomId = :r AND seq > :after',
-          ExpressionAttributeValues: { ':r': roomId, ':after': afterSeq },
+          ExpressionAttributeValues: toAttributes({ ':r': roomId, ':after': afterSeq }),
           ScanIndexForward: true,
           Limit: limit - messages.length,
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );
-      messages.push(...((out.Items ?? []) as ChatMessage[]));
+      messages.push(...(out.Items ?? []).map((item) => fromAttributes<ChatMessage>(item)));
       start = out.LastEvaluatedKey;
     } while (start && messages.length < limit);
     return messages;
@@ -226,12 +227,12 @@ export class DynamoMessageStore implements MessageStore {
 
   async claim(roomId: string, clientKey: string, claim: MessageClaim): Promise<MessageClaim | null> {
     const key = `${roomId}#${clientKey}`;
-    const item = { key, ...claim, expiresAt: Math.floor(this.clock() / 1000) + CLAIM_TTL_SECONDS };
+    const item = toAttributes({ key, ...claim, expiresAt: Math.floor(this.clock() / 1000) + CLAIM_TTL_SECONDS });
     // Two rounds: an existing claim may expire (TTL) between our put and our get.
     for (let round = 0; round < 2; round++) {
       const created = await conditional(
         this.db.send(
-          new PutCommand({
+          new PutItemCommand({
             TableName: this.tables.idempotency,
             Item: item,
             ConditionExpression: 'attribute_not_exists(#k)',
@@ -241,11 +242,12 @@ export class DynamoMessageStore implements MessageStore {
       );
       if (created) return null;
       const { Item } = await this.db.send(
-        new GetCommand({ TableName: this.tables.idempotency, Key: { key }, ConsistentRead: true }),
+        new GetItemCommand({ TableName: this.tables.idempotency, Key: toAttributes({ key }), ConsistentRead: true }),
       );
-      if (Item) {
-        const { key: _key, expiresAt: _exp, ...existing } = Item;
-        return existing as MessageClaim;
+      const stored = fromAttributes<MessageClaim & { key: string; expiresAt: number }>(Item);
+      if (stored) {
+        const { key: _key, expiresAt: _exp, ...existing } = stored;
+        return existing;
       }
     }
     throw new Error(`idempotency claim ${key} keeps vanishing; is the table's TTL misconfigured?`);
@@ -254,12 +256,12 @@ export class DynamoMessageStore implements MessageStore {
   async releaseClaim(roomId: string, clientKey: string, expectedClaimedAt: number): Promise<void> {
     await conditional(
       this.db.send(
-        new DeleteCommand({
+        new DeleteItemCommand({
           TableName: this.tables.idempotency,
-          Key: { key: `${roomId}#${clientKey}` },
+          Key: toAttributes({ key: `${roomId}#${clientKey}` }),
           ConditionExpression: '#claimedAt = :expected',
           ExpressionAttributeNames: { '#claimedAt': 'claimedAt' },
-          ExpressionAttributeValues: { ':expected': expectedClaimedAt },
+          ExpressionAttributeValues: toAttributes({ ':expected': expectedClaimedAt }),
         }),
       ),
     );
@@ -276,13 +278,13 @@ export class DynamoMessageStore implements MessageStore {
     const values = Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v]));
     return conditional(
       this.db.send(
-        new UpdateCommand({
+        new UpdateItemCommand({
           TableName: this.tables.idempotency,
-          Key: { key: `${roomId}#${clientKey}` },
+          Key: toAttributes({ key: `${roomId}#${clientKey}` }),
           UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
           ConditionExpression: '#claimedAt = :expected',
           ExpressionAttributeNames: { ...names, '#claimedAt': 'claimedAt' },
-          ExpressionAttributeValues: { ...values, ':expected': expectedClaimedAt },
+          ExpressionAttributeValues: toAttributes({ ...values, ':expected': expectedClaimedAt }),
         }),
       ),
     );

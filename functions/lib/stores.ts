@@ -2,7 +2,7 @@
  * DynamoDB stores built from the environment once per Lambda container
  * (module scope survives between invocations), so the client is reused.
  */
-import { createDocumentClient } from '../adapters/dynamo-client.js';
+import { createDynamoClient } from '../adapters/dynamo-client.js';
 import { DynamoMessageStore, DynamoRoomStore } from '../adapters/dynamo-stores.js';
 import { tableEnvVar } from '../adapters/table-schemas.js';
 import type { MessageStore, RoomStore } from '../domain/ports.js';
@@ -17,7 +17,7 @@ let stores: Stores | undefined;
 
 export function getStores(env: NodeJS.ProcessEnv = process.env): Stores {
   if (stores) return stores;
-  const db = createDocumentClient({ endpoint: env.DYNAMODB_ENDPOINT });
+  const db = createDynamoClient({ endpoint: env.DYNAMODB_ENDPOINT });
   const tables = {
     rooms: requireEnv(env, tableEnvVar.rooms),
     memberships: requireEnv(env, tableEnvVar.memberships),

@@ -1,7 +1,7 @@
 // Covers the messages and rooms domain over real DynamoDB stores (dynalite): seq allocation, idempotency claims, publish-after-persist, membership rules.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createDocumentClient } from '../../functions/adapters/dynamo-client.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createDynamoClient } from '../../functions/adapters/dynamo-client.js';
 import { DynamoMessageStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
 import { DomainError } from '../../functions/domain/errors.js';
 import { listMessages, MESSAGE_EVENT, sendMessage, type MessageDeps } from '../../functions/domain/messages.js';
@@ -25,13 +25,13 @@ class RecordingPublisher implements Publisher {
 }
 
 let dynamo: LocalDynamo;
-let db: DynamoDBDocumentClient;
+let db: DynamoDBClient;
 let rooms: DynamoRoomStore;
 let messages: DynamoMessageStore;
 
 beforeAll(async () => {
   dynamo = await startDynamo({ prefix: 'msgdomain' });
-  db = createDocumentClient({ endpoint: dynamo.endpoint });
+  db = createDynamoClient({ endpoint: dynamo.endpoint });
   rooms = new DynamoRoomStore(db, dynamo.tables);
   messages = new DynamoMessageStore(db, dynamo.tables);
 });
