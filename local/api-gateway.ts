@@ -14,6 +14,7 @@ import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructured
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { routes, type RouteDefinition } from '../functions/routes.js';
 import { createTokenVerifier, type VerifiedToken } from '../socket-relay/auth.js';
+import { cachingVerifier } from './token-cache.js';
 
 type Handler = (event: APIGatewayProxyEventV2WithJWTAuthorizer) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -55,7 +56,9 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<{ ser
     const mod = (await import(pathToFileURL(resolve(route.entry)).href)) as { handler: Handler };
     handlers.set(route.routeKey, mod.handler);
   }
-  const verify = createTokenVerifier({ jwks: createLocalJWKSet(options.jwks), issuer: options.issuer, audience: options.audience });
+  const verify = cachingVerifier(
+    createTokenVerifier({ jwks: createLocalJWKSet(options.jwks), issuer: options.issuer, audience: options.audience }),
+  );
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {

@@ -52,11 +52,15 @@ export interface SendResult {
 }
 
 export async function sendMessage(deps: MessageDeps, input: SendMessageInput): Promise<SendResult> {
-  await requireMember(deps.rooms, input.roomId, input.userId);
+  // The membership read runs alongside the idempotency claim (one round trip instead of
+  // two); nothing is appended before it has answered. Awaited in claimAndAppend; the
+  // handler here only keeps an early rejection from counting as unhandled meanwhile.
+  const membership = requireMember(deps.rooms, input.roomId, input.userId);
+  membership.catch(() => {});
   // Within this process, sends to one room take turns; the publish is issued inside the
   // turn (so Redis receives this process's messages in seq order) and awaited after it.
   const outcome = await appendQueue.run(input.roomId, async () => {
-    const result = await claimAndAppend(deps, input);
+    const result = await claimAndAppend(deps, input, membership);
     return { result, published: result.created ? publishMessage(deps.publisher, result.message) : null };
   });
   // Stored: from here on the message exists whatever happens to the publish.
@@ -86,18 +90,29 @@ interface HeldClaim {
   claimedAt: number;
 }
 
-async function claimAndAppend(deps: MessageDeps, input: SendMessageInput): Promise<SendResult> {
+async function claimAndAppend(deps: MessageDeps, input: SendMessageInput, membership: Promise<unknown>): Promise<SendResult> {
   const now = deps.now ?? Date.now;
   // The seq to try first, from the store's hint (no read when this process sent the last message).
   const firstSeq = (await deps.messages.lastSeq(input.roomId, { hint: true })) + 1;
   if (input.clientMessageId === undefined) {
+    await membership;
     return { message: await appendAtNextSeq(deps, input, newMessageId(), null, firstSeq), created: true };
   }
 
   const key = claimKey(input.userId, input.clientMessageId);
   // The claim records the first seq it will try, so the common case writes it only once.
   const mine: MessageClaim = { messageId: newMessageId(), userId: input.userId, text: input.text, claimedAt: now(), seq: firstSeq };
-  const existing = await deps.messages.claim(input.roomId, key, mine);
+  const [claimed, member] = await Promise.allSettled([deps.messages.claim(input.roomId, key, mine), membership]);
+  if (member.status === 'rejected') {
+    // Not allowed to send here: give back a claim made meanwhile (it is under the caller's
+    // own user id, so it could only ever have blocked the caller's own retries).
+    if (claimed.status === 'fulfilled' && claimed.value === null) {
+      await deps.messages.releaseClaim(input.roomId, key, mine.claimedAt).catch(() => {});
+    }
+    throw member.reason;
+  }
+  if (claimed.status === 'rejected') throw claimed.reason;
+  const existing = claimed.value;
   if (!existing) {
     const held: HeldClaim = { key, claimedAt: mine.claimedAt };
     return { message: await appendReleasingClaim(deps, input, mine.messageId, held, firstSeq), created: true };

@@ -139,6 +139,18 @@ describe('sendMessage / listMessages', () => {
     expect(d.publisher.published).toEqual([]);
   });
 
+  it('gives back the claim of a refused send, so the id is free once the sender may send', async () => {
+    const roomId = await roomWith('alice');
+    const d = deps();
+    const refused = await domainError(sendMessage(d, { roomId, userId: 'mallory', text: 'let me in', clientMessageId: 'c-1' }));
+    expect(refused.code).toBe('forbidden');
+    await addMember(roomDeps(), 'alice', roomId, 'mallory');
+    // A claim left behind would make this a conflict ("still in progress" / "different text").
+    const sent = await sendMessage(d, { roomId, userId: 'mallory', text: 'hello', clientMessageId: 'c-1' });
+    expect(sent).toMatchObject({ created: true, message: { seq: 1, text: 'hello' } });
+    expect(d.publisher.published).toHaveLength(1);
+  });
+
   it('returns the stored message with created:false on an idempotent retry and publishes nothing again', async () => {
     const roomId = await roomWith('alice');
     const d = deps();

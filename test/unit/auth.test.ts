@@ -1,6 +1,7 @@
 /** Token verification: what the relay (and the local API) accept, mirroring API Gateway's JWT authorizer. */
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cachingVerifier } from '../../local/token-cache.js';
 import { createTokenVerifier, TokenError, type TokenVerifier } from '../../socket-relay/auth.js';
 
 let privateKey: CryptoKey;
@@ -69,5 +70,46 @@ describe('issuer keys that cannot be fetched', () => {
     // A real verdict stays terminal.
     const bad = await verify(token).catch((e: unknown) => e);
     expect((bad as TokenError).retryable).toBe(false);
+  });
+});
+
+describe('cachingVerifier (local API Gateway stand-in)', () => {
+  const counting = () => {
+    const calls: string[] = [];
+    const counted: TokenVerifier = (token) => {
+      calls.push(token);
+      return verify(token);
+    };
+    return { calls, counted };
+  };
+
+  it('verifies a token once while it is valid', async () => {
+    const { calls, counted } = counting();
+    const cached = cachingVerifier(counted);
+    const token = await sign({ sub: 'alice', aud: 'app' });
+    expect((await cached(token)).userId).toBe('alice');
+    expect((await cached(token)).userId).toBe('alice');
+    expect(calls).toHaveLength(1);
+  });
+
+  it('never caches a refusal', async () => {
+    const { calls, counted } = counting();
+    const cached = cachingVerifier(counted);
+    const forged = await sign({ sub: 'alice', aud: 'app' }, otherKey);
+    await expect(cached(forged)).rejects.toBeInstanceOf(TokenError);
+    await expect(cached(forged)).rejects.toBeInstanceOf(TokenError);
+    expect(calls).toHaveLength(2);
+  });
+
+  it('asks the verifier again once the token has expired (which then refuses it)', async () => {
+    const { calls, counted } = counting();
+    let clock = Date.now();
+    const cached = cachingVerifier(counted, () => clock);
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    const token = await sign({ sub: 'alice', aud: 'app' }, privateKey, exp);
+    await cached(token);
+    clock = exp * 1000; // the cache's clock passes exp; the verifier's own clock still accepts it
+    await cached(token);
+    expect(calls).toHaveLength(2);
   });
 });
