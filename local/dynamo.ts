@@ -1,10 +1,15 @@
 /**
  * dynalite as DynamoDB, in-process, with the project's tables created from
  * the same key schemas the CDK app uses.
+ *
+ * It runs on a worker thread: the local stack serves the HTTP API and
+ * dynalite from one process, and on one thread each request's database work
+ * (3 calls per message sent) queued behind the API's own, which tripled the
+ * API's tail latency under load (docs/benchmarks.md, HTTP scenario).
  */
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
-import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { tableEnvVar, tableSchemas, type TableSchema } from '../functions/adapters/table-schemas.js';
 import type { TableName } from '../functions/routes.js';
 
@@ -17,9 +22,9 @@ export interface LocalDynamo {
 }
 
 export async function startDynamo(options: { port?: number; prefix?: string } = {}): Promise<LocalDynamo> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const thread = new Worker(new URL('./dynalite-thread.mjs', import.meta.url), { workerData: { port: options.port } });
+  const [{ port }] = (await Promise.race([once(thread, 'message'), once(thread, 'error').then(([err]) => Promise.reject(err))])) as [{ port: number }];
+  const endpoint = `http://127.0.0.1:${port}`;
   const prefix = options.prefix ?? 'townsquare';
   const tables = Object.fromEntries(
     (Object.keys(tableSchemas) as TableName[]).map((name) => [name, `${prefix}-${name}`]),
@@ -37,7 +42,11 @@ export async function startDynamo(options: { port?: number; prefix?: string } = 
     endpoint,
     tables,
     env,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async stop() {
+      thread.postMessage('stop');
+      await once(thread, 'message');
+      await thread.terminate();
+    },
   };
 }
 
