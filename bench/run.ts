@@ -23,6 +23,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { calibrationCpuMs } from './lib/calibrate.js';
 import { writeReport } from './report.js';
 import { fanout } from './scenarios/fanout.js';
 import { http } from './scenarios/http.js';
@@ -85,6 +86,8 @@ async function main() {
     log(`profiling the relays into ${profileDir}`);
   }
   const started = new Date();
+  const calibration = { startMs: calibrationCpuMs(), endMs: 0 };
+  log(`calibration: ${calibration.startMs} ms CPU for the fixed workload (lower = faster machine)`);
   const env = await startBench({ ...options, profileDir });
   const results: Array<Record<string, unknown>> = [];
   const emit = (r: Record<string, unknown>) => {
@@ -104,9 +107,11 @@ async function main() {
   } finally {
     await env.stop();
   }
+  calibration.endMs = calibrationCpuMs();
+  log(`calibration at the end: ${calibration.endMs} ms CPU`);
   const full = SCENARIOS.every((s) => scenarios.includes(s)) && !quick;
   if ((values.docs || full) && !values['no-docs']) {
-    const files = writeReport(results, { started, quick, options, scenarios });
+    const files = writeReport(results, { started, quick, options, scenarios, calibration });
     log(`wrote ${files.join(', ')}`);
   }
 }

@@ -29,6 +29,9 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/** The process running the local HTTP API and dynalite: this one. */
+export const API_PROCESS = 'orchestrator (api+dynalite)';
+
 export const PEER_SERVER = resolve('bench/peer/socketio-server.mjs');
 const PROFILED_RELAY = resolve('bench/peer/profiled-relay.mjs');
 
@@ -254,7 +257,7 @@ export async function startBench(options: BenchOptions): Promise<BenchEnv> {
         if (redisPid) pids['redis'] = redisPid;
         pids['publisher'] = publisher.pid;
         for (const w of workers) pids[w.name] = w.pid;
-        pids['orchestrator (api+dynalite)'] = process.pid;
+        pids[API_PROCESS] = process.pid;
         return pids;
       },
       async stop() {

@@ -6,7 +6,7 @@
  */
 import { cpus } from 'node:os';
 import { summarize } from '../lib/hist.js';
-import { closeAll, connectLayout, layout, log, type BenchEnv } from '../setup.js';
+import { API_PROCESS, closeAll, connectLayout, layout, log, type BenchEnv } from '../setup.js';
 import { closesOf, measureAtRate, round, saturation } from './common.js';
 
 export interface HttpOptions {
@@ -31,6 +31,8 @@ async function httpAt(env: BenchEnv, rate: number, o: HttpOptions) {
     achievedRate: Math.round(result.published / result.seconds),
     skippedSlots: result.skipped,
     httpErrors: result.errors,
+    /** CPU of the API process (handlers, AWS SDK, dynalite's thread) per message sent. */
+    apiCpuMsPerSend: round((cpu[API_PROCESS] ?? Number.NaN) * 10 / (result.published / result.seconds), 2),
     latency: summarize(hist),
     httpResponse: summarize(result.httpLatency!), // the publisher reports it in http mode
     lost: loss.lost,
