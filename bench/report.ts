@@ -158,7 +158,9 @@ Compare absolute figures only between runs whose calibrations agree; the ratios 
   servers of a system; payload padding ${o.payloadBytes} bytes. Parameters per scenario are in the JSON lines.
 - **CPU** is read from \`/proc/<pid>/stat\` for every process over the measurement window; **server event-loop
   stalls** from each server's \`/metrics\` (\`nodejs_eventloop_lag_max_seconds\`, prom-client defaults, scraped every
-  second); client and publisher stalls from \`monitorEventLoopDelay\` inside those processes.
+  second); client and publisher stalls from \`monitorEventLoopDelay\` inside those processes. That histogram records
+  the time between its own ticks (every 10 ms in prom-client, 5 ms in the load generator), so an idle loop reads
+  the tick interval; a stall is the reading minus it (\`bench/lib/loop-stall.ts\`).
 - **Memory**: one server process per system started with \`--inspect=127.0.0.1:0\`; a full GC is forced through the
   inspector (\`HeapProfiler.collectGarbage\`, twice) before each reading; RSS is VmRSS from \`/proc\`, heap is
   \`nodejs_heap_size_used_bytes\`; per connection = (after − before) / N. Townsquare connections each do auth (ES256

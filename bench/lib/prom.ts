@@ -5,6 +5,8 @@
  * read covers the time since the previous scrape.
  */
 
+import { PROM_CLIENT_LOOP_RESOLUTION_MS, stallMs } from './loop-stall.js';
+
 export async function scrape(metricsUrl: string): Promise<Map<string, number>> {
   const text = await (await fetch(metricsUrl)).text();
   const values = new Map<string, number>();
@@ -16,7 +18,7 @@ export async function scrape(metricsUrl: string): Promise<Map<string, number>> {
   return values;
 }
 
-/** Polls the event-loop lag of several servers every `intervalMs` and keeps the worst seen. */
+/** Polls the event-loop stalls of several servers every `intervalMs` and keeps the worst seen. */
 export class LoopLagWatcher {
   private timer: NodeJS.Timeout | null = null;
   readonly maxMs: Record<string, number> = {};
@@ -41,8 +43,8 @@ export class LoopLagWatcher {
         try {
           const m = await scrape(url);
           if (!keep) return;
-          const max = (m.get('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000;
-          const p99 = (m.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000;
+          const max = stallMs((m.get('nodejs_eventloop_lag_max_seconds') ?? 0) * 1e9, PROM_CLIENT_LOOP_RESOLUTION_MS);
+          const p99 = stallMs((m.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1e9, PROM_CLIENT_LOOP_RESOLUTION_MS);
           this.maxMs[name] = Math.max(this.maxMs[name] ?? 0, Math.round(max * 10) / 10);
           this.p99Ms[name] = Math.max(this.p99Ms[name] ?? 0, Math.round(p99 * 10) / 10);
         } catch {

@@ -23,6 +23,7 @@ import type { Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { Histogram, nowUs } from '../lib/hist.js';
+import { stallMs } from '../lib/loop-stall.js';
 
 export type System = 'townsquare' | 'socketio';
 
@@ -54,7 +55,8 @@ let recordLatency = false;
 let marker = Buffer.from('"t":');
 const hist = new Histogram();
 const closes: Record<string, number> = {};
-const loop = monitorEventLoopDelay({ resolution: 5 });
+const LOOP_RESOLUTION_MS = 5;
+const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 loop.enable();
 let tickTimer: NodeJS.Timeout | null = null;
 
@@ -347,8 +349,8 @@ async function handle(req: Request): Promise<Record<string, unknown>> {
         closes: { ...closes },
         open: sockets.filter((ws) => ws?.readyState === WebSocket.OPEN).length,
         hist: hist.toJSON(),
-        loopMaxMs: loop.max / 1e6,
-        loopP99Ms: loop.percentile(99) / 1e6,
+        loopMaxMs: stallMs(loop.max, LOOP_RESOLUTION_MS),
+        loopP99Ms: stallMs(loop.percentile(99), LOOP_RESOLUTION_MS),
         ...(req.perSocket && { perSocket: Array.from(perSocket) }),
       };
     case 'close':

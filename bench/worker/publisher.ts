@@ -19,6 +19,7 @@ import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
 import { encodeEnvelope, ENVELOPE_VERSION, MessageEnvelope, roomChannel } from '../../protocol/index.js';
 import { Histogram, nowUs } from '../lib/hist.js';
+import { stallMs } from '../lib/loop-stall.js';
 import type { System } from './clients.js';
 
 type Request =
@@ -49,7 +50,8 @@ let inFlight = 0;
 let skipped = 0;
 const httpLatency = new Histogram();
 const httpAgent = new Agent({ keepAlive: true });
-const loop = monitorEventLoopDelay({ resolution: 5 });
+const LOOP_RESOLUTION_MS = 5;
+const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
 let runResolve: (() => void) | null = null;
 /** Makes clientMessageIds unique across runs (a reused id with another text is a 409). */
 let runId = '';
@@ -197,7 +199,7 @@ async function handle(req: Request | Credit): Promise<Record<string, unknown> | 
         errors,
         skipped,
         seconds: (stoppedAt - startedAt) / 1000,
-        loopMaxMs: loop.max / 1e6,
+        loopMaxMs: stallMs(loop.max, LOOP_RESOLUTION_MS),
         ...(httpRun && { httpLatency: httpLatency.toJSON() }),
       };
     case 'count':
