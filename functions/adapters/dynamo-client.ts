@@ -4,9 +4,10 @@
  *
  * The plain client rather than the document client: with `cacheMiddleware`
  * the SDK resolves each command's middleware stack once instead of on every
- * call, which took a third of the SDK's CPU per call (measured against
- * dynalite; see docs/benchmarks.md). The document client refuses that option,
- * so items are converted by `dynamo-items.ts` instead.
+ * call. Against dynalite in another process, the client's CPU per call fell
+ * from a median of about 440 µs (GetItem) and 600 µs (conditional PutItem)
+ * to about 340 µs for both. The document client refuses that option, so
+ * items are converted by `dynamo-items.ts` instead.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
