@@ -49,7 +49,8 @@ read and idempotency claim together, then the message write) against dynalite, t
 process used ${perSend} of CPU (all its threads: the API, the SDK and dynalite's thread), most of it, by CPU
 profile, in the AWS SDK and dynalite. In AWS that work is spread over Lambda containers and DynamoDB; here it shares
 ${cpus().length} cores with the relays, the ${h.params.rooms * h.params.subs} subscribers' fan-out and the load generator, so the API's share of a core
-at the target rate, not the relay, decides the tail (see What saturated).
+at the target rate, not the relay, decides the tail (see What saturated). The "API alone" rows repeat the
+measurement with one subscriber per room, so that almost nothing but the API competes for the CPU.
 
 `;
 }
@@ -111,6 +112,12 @@ export function writeReport(results: Json[], meta: ReportMeta): string[] {
       row(`HTTP @ ${t.rate} msg/s: achieved rate / HTTP response p99 (ms)`, null, `${t.achievedRate} / ${fmt(t.httpResponse.p99Ms)}`, '', '', '');
       row(`HTTP @ ${t.rate} msg/s: API process CPU per send (ms)`, null, t.apiCpuMsPerSend, '', '', '');
       notes.push(`- **HTTP @ ${t.rate}** CPU% — ${busiest(t.cpuPct)}; lost ${t.lost}, HTTP errors ${t.httpErrors}, skipped slots ${t.skippedSlots}.`);
+    }
+    const a = h.townsquare.apiAlone as Json | null;
+    if (a) {
+      row(`HTTP, API alone (1 subscriber per room) @ ${a.rate} msg/s: p50 / p99 (ms)`, null, `${fmt(a.latency.p50Ms)} / ${fmt(a.latency.p99Ms)}`, '', '', '');
+      row(`HTTP, API alone @ ${a.rate} msg/s: achieved rate / API process CPU per send (ms)`, null, `${a.achievedRate} / ${fmt(a.apiCpuMsPerSend)}`, '', '', '');
+      notes.push(`- **HTTP, API alone @ ${a.rate}** CPU% — ${busiest(a.cpuPct)}; lost ${a.lost}, HTTP errors ${a.httpErrors}, skipped slots ${a.skippedSlots}.`);
     }
   }
 

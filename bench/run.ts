@@ -16,6 +16,7 @@
  *   --lat-duration 8        latency and http: seconds per rate
  *   --conns 5000,max        memory: idle connection counts (max = the open-file limit allows)
  *   --http-rate 200,40      http: POST /rooms/{id}/messages per second (each rate in turn)
+ *   --http-alone-rate 200   http: one more run with 1 subscriber per room, the API path with little fan-out (0: skip)
  *   --docs / --no-docs      force or skip writing docs/benchmarks.md
  *   --profile DIR           run the two relays under the V8 CPU profiler (bench/peer/profiled-relay.mjs);
  *                           a .cpuprofile per relay lands in DIR when they stop
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     'lat-duration': { type: 'string' },
     conns: { type: 'string' },
     'http-rate': { type: 'string' },
+    'http-alone-rate': { type: 'string' },
     docs: { type: 'boolean' },
     'no-docs': { type: 'boolean' },
     profile: { type: 'string' },
@@ -102,7 +104,7 @@ async function main() {
       if (s === 'fanout') emit(await fanout(env, { warmupS, durationS: num(values.duration, 8, 2), windows }));
       if (s === 'latency') emit(await latency(env, { rates: list(values.rates, '500,2000').map(Number), warmupS: Math.min(warmupS, 1), durationS: num(values['lat-duration'], 8, 2) }));
       if (s === 'memory') emit(await memory(env, { counts }));
-      if (s === 'http') emit(await http(env, { rates: list(values['http-rate'], '200,40').map(Number), warmupS: 1, durationS: num(values['lat-duration'], 8, 2), maxInFlight: 64 }));
+      if (s === 'http') emit(await http(env, { rates: list(values['http-rate'], '200,40').map(Number), warmupS: 1, durationS: num(values['lat-duration'], 8, 2), maxInFlight: 64, apiAloneRate: values['http-alone-rate'] === '0' ? 0 : num(values['http-alone-rate'], 200) }));
     }
   } finally {
     await env.stop();

@@ -122,6 +122,8 @@ export interface Layout {
   /** Room index of each worker's connection i. */
   roomOf: number[][];
   total: number;
+  /** Subscribers per room. */
+  subs: number;
 }
 
 /** R rooms × S subscribers, spread round-robin over `servers` and over the workers. */
@@ -143,7 +145,7 @@ export function layout(env: BenchEnv, system: System, servers: ServerProcess[], 
       roomOf[k % w]!.push(r);
     }
   }
-  return { perWorker, roomOf, total: rooms * subs };
+  return { perWorker, roomOf, total: rooms * subs, subs };
 }
 
 export async function connectLayout(env: BenchEnv, system: System, l: Layout, concurrency = 50) {

@@ -164,7 +164,7 @@ export async function measureAtRate(
   await window.stop();
   await env.publisher.call({ type: 'stop' });
   const result = await run;
-  await drain(env, result.published * env.options.subs, 2000, 15_000);
+  await drain(env, result.published * l.subs, 2000, 15_000);
   const snaps = await snapshots(env, true);
   return { result, snaps, window, loss: losses(l, snaps, result.perRoom), hist: mergedHist(snaps), cpu: window.cpu() };
 }

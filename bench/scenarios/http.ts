@@ -14,10 +14,12 @@ export interface HttpOptions {
   warmupS: number;
   durationS: number;
   maxInFlight: number;
+  /** Also measure at this rate with one subscriber per room: the API path with almost no fan-out (0: skip). */
+  apiAloneRate: number;
 }
 
-async function httpAt(env: BenchEnv, rate: number, o: HttpOptions) {
-  const l = layout(env, 'townsquare', env.relays);
+async function httpAt(env: BenchEnv, rate: number, o: HttpOptions, subs = env.options.subs) {
+  const l = layout(env, 'townsquare', env.relays, env.options.rooms, subs);
   const connect = await connectLayout(env, 'townsquare', l);
   const rooms = env.rooms.slice(0, env.options.rooms);
   await env.publisher.call({ type: 'init', system: 'townsquare', redisUrl: env.stack.redisUrl, rooms: rooms.map((r) => r.id), payloadBytes: env.options.payloadBytes });
@@ -26,6 +28,7 @@ async function httpAt(env: BenchEnv, rate: number, o: HttpOptions) {
   const { result, snaps, window: w, loss, hist, cpu } = await measureAtRate(env, env.relays, l, request, '"text":"t=', o);
   await closeAll(env);
   const townsquare = {
+    subsPerRoom: subs,
     connections: connect.connected,
     rate,
     achievedRate: Math.round(result.published / result.seconds),
@@ -43,18 +46,19 @@ async function httpAt(env: BenchEnv, rate: number, o: HttpOptions) {
     closes: closesOf(snaps),
     saturation: saturation(cpu, cpus().length),
   };
-  log(`http e2e @${rate}/s: p50 ${townsquare.latency.p50Ms} p99 ${townsquare.latency.p99Ms} ms (HTTP response p99 ${townsquare.httpResponse.p99Ms} ms), lost ${townsquare.lost}, errors ${result.errors}`);
+  log(`http e2e @${rate}/s, ${subs} per room: p50 ${townsquare.latency.p50Ms} p99 ${townsquare.latency.p99Ms} ms (HTTP response p99 ${townsquare.httpResponse.p99Ms} ms), lost ${townsquare.lost}, errors ${result.errors}`);
   return townsquare;
 }
 
 export async function http(env: BenchEnv, o: HttpOptions) {
   const runs: Array<Awaited<ReturnType<typeof httpAt>>> = [];
   for (const rate of o.rates) runs.push(await httpAt(env, rate, o));
+  const apiAlone = o.apiAloneRate > 0 ? await httpAt(env, o.apiAloneRate, o, 1) : null;
   return {
     scenario: 'http',
     params: { rooms: env.options.rooms, subs: env.options.subs, payloadBytes: env.options.payloadBytes, ...o },
     socketio: null,
-    townsquare: { runs },
+    townsquare: { runs, apiAlone },
     ratios: {},
   };
 }

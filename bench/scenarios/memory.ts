@@ -61,7 +61,7 @@ function memoryLayout(env: BenchEnv, system: System, server: ServerProcess, n: n
     );
     roomOf[k % w]!.push(r);
   }
-  return { perWorker, roomOf, total: n };
+  return { perWorker, roomOf, total: n, subs: Math.ceil(n / rooms) };
 }
 
 async function reading(server: ServerProcess & { inspector: string }) {
