@@ -24,6 +24,8 @@ export interface LocalDynamo {
 export async function startDynamo(options: { port?: number; prefix?: string } = {}): Promise<LocalDynamo> {
   const thread = new Worker(new URL('./dynalite-thread.mjs', import.meta.url), { workerData: { port: options.port } });
   const [{ port }] = (await Promise.race([once(thread, 'message'), once(thread, 'error').then(([err]) => Promise.reject(err))])) as [{ port: number }];
+  let exited = false;
+  thread.once('exit', () => (exited = true));
   const endpoint = `http://127.0.0.1:${port}`;
   const prefix = options.prefix ?? 'townsquare';
   const tables = Object.fromEntries(
@@ -43,8 +45,10 @@ export async function startDynamo(options: { port?: number; prefix?: string } = 
     tables,
     env,
     async stop() {
+      if (exited) return;
       thread.postMessage('stop');
-      await once(thread, 'message');
+      // 'stopped' once the server has closed; 'exit' if the thread was already going.
+      await Promise.race([once(thread, 'message'), once(thread, 'exit')]);
       await thread.terminate();
     },
   };
