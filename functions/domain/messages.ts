@@ -59,14 +59,31 @@ export async function sendMessage(deps: MessageDeps, input: SendMessageInput): P
   membership.catch(() => {});
   // Within this process, sends to one room take turns; the publish is issued inside the
   // turn (so Redis receives this process's messages in seq order) and awaited after it.
-  const outcome = await appendQueue.run(input.roomId, async () => {
+  const outcome = await appendQueue.run(input.roomId, async (): Promise<TurnOutcome> => {
     const result = await claimAndAppend(deps, input, membership);
+    if ('refused' in result) return result;
     return { result, published: result.created ? publishMessage(deps.publisher, result.message) : null };
   });
+  if ('refused' in outcome) {
+    // Not allowed to send here: give back a claim made meanwhile (best effort; it is under
+    // the caller's own user id, so it could only ever hold up the caller's own retries).
+    // After the turn, so that a refused send does not hold up the room's other senders.
+    const { claim } = outcome;
+    if (claim) await deps.messages.releaseClaim(input.roomId, claim.key, claim.claimedAt).catch(() => {});
+    throw outcome.refused;
+  }
   // Stored: from here on the message exists whatever happens to the publish.
   await outcome.published;
   return outcome.result;
 }
+
+/** A send whose membership check failed, with the claim it made meanwhile, if any. */
+interface Refused {
+  refused: unknown;
+  claim: HeldClaim | null;
+}
+
+type TurnOutcome = Refused | { result: SendResult; published: Promise<void> | null };
 
 function publishMessage(publisher: Publisher, message: ChatMessage): Promise<void> {
   const channel = roomChannel(message.roomId);
@@ -90,7 +107,7 @@ interface HeldClaim {
   claimedAt: number;
 }
 
-async function claimAndAppend(deps: MessageDeps, input: SendMessageInput, membership: Promise<unknown>): Promise<SendResult> {
+async function claimAndAppend(deps: MessageDeps, input: SendMessageInput, membership: Promise<unknown>): Promise<SendResult | Refused> {
   const now = deps.now ?? Date.now;
   // The seq to try first, from the store's hint (no read when this process sent the last message).
   const firstSeq = (await deps.messages.lastSeq(input.roomId, { hint: true })) + 1;
@@ -104,12 +121,8 @@ async function claimAndAppend(deps: MessageDeps, input: SendMessageInput, member
   const mine: MessageClaim = { messageId: newMessageId(), userId: input.userId, text: input.text, claimedAt: now(), seq: firstSeq };
   const [claimed, member] = await Promise.allSettled([deps.messages.claim(input.roomId, key, mine), membership]);
   if (member.status === 'rejected') {
-    // Not allowed to send here: give back a claim made meanwhile (it is under the caller's
-    // own user id, so it could only ever have blocked the caller's own retries).
-    if (claimed.status === 'fulfilled' && claimed.value === null) {
-      await deps.messages.releaseClaim(input.roomId, key, mine.claimedAt).catch(() => {});
-    }
-    throw member.reason;
+    const made = claimed.status === 'fulfilled' && claimed.value === null;
+    return { refused: member.reason, claim: made ? { key, claimedAt: mine.claimedAt } : null };
   }
   if (claimed.status === 'rejected') throw claimed.reason;
   const existing = claimed.value;
