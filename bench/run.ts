@@ -24,7 +24,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { calibrationCpuMs } from './lib/calibrate.js';
+import { calibrate } from './lib/calibrate.js';
 import { writeReport } from './report.js';
 import { fanout } from './scenarios/fanout.js';
 import { http } from './scenarios/http.js';
@@ -88,8 +88,8 @@ async function main() {
     log(`profiling the relays into ${profileDir}`);
   }
   const started = new Date();
-  const calibration = { startMs: calibrationCpuMs(), endMs: 0 };
-  log(`calibration: ${calibration.startMs} ms CPU for the fixed workload (lower = faster machine)`);
+  const before = calibrate();
+  log(`calibration: the fixed workload took ${before.cpuMs} ms CPU, ${before.wallMs} ms wall (lower = faster machine)`);
   const env = await startBench({ ...options, profileDir });
   const results: Array<Record<string, unknown>> = [];
   const emit = (r: Record<string, unknown>) => {
@@ -109,8 +109,9 @@ async function main() {
   } finally {
     await env.stop();
   }
-  calibration.endMs = calibrationCpuMs();
-  log(`calibration at the end: ${calibration.endMs} ms CPU`);
+  const after = calibrate();
+  log(`calibration at the end: ${after.cpuMs} ms CPU, ${after.wallMs} ms wall`);
+  const calibration = { before, after };
   const full = SCENARIOS.every((s) => scenarios.includes(s)) && !quick;
   if ((values.docs || full) && !values['no-docs']) {
     const files = writeReport(results, { started, quick, options, scenarios, calibration });

@@ -33,10 +33,16 @@ export async function startDynamo(options: { port?: number; prefix?: string } = 
   ) as Record<TableName, string>;
 
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  for (const name of Object.keys(tableSchemas) as TableName[]) {
-    await client.send(new CreateTableCommand(createTableInput(tables[name], tableSchemas[name])));
+  try {
+    for (const name of Object.keys(tableSchemas) as TableName[]) {
+      await client.send(new CreateTableCommand(createTableInput(tables[name], tableSchemas[name])));
+    }
+  } catch (err) {
+    await thread.terminate(); // it would keep the process alive
+    throw err;
+  } finally {
+    client.destroy();
   }
-  client.destroy();
 
   const env: Record<string, string> = { DYNAMODB_ENDPOINT: endpoint };
   for (const name of Object.keys(tables) as TableName[]) env[tableEnvVar[name]] = tables[name];

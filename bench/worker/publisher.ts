@@ -105,15 +105,18 @@ function postOne(r: number, room: string, t: number): void {
     (res) => {
       res.resume();
       res.once('end', () => {
-        if (res.statusCode !== 201) errors++;
-        httpLatency.record(nowUs() - t);
-        inFlight--;
+        stored = res.statusCode === 201;
+        if (stored) httpLatency.record(nowUs() - t);
       });
     },
   );
-  req.once('error', () => {
-    errors++;
+  let stored = false;
+  // 'close' comes once per request whatever happened (also when the connection
+  // dropped mid-response, which fires neither 'end' nor 'error').
+  req.once('error', () => {});
+  req.once('close', () => {
     inFlight--;
+    if (!stored) errors++;
   });
   req.end(body);
 }
