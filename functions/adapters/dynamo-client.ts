@@ -20,7 +20,9 @@ export function createDynamoClient(options: DynamoOptions = {}): DynamoDBClient 
   const local = options.endpoint !== undefined;
   return new DynamoDBClient({
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
-    // Safe because nothing adds middleware to this client after its first call.
+    // Safe because nothing adds middleware to this client after its first call (a tracer
+    // added later would be silently skipped), and no call passes per-call options (which
+    // would quietly bypass the cache).
     cacheMiddleware: true,
     ...(local && {
       endpoint: options.endpoint,

@@ -247,6 +247,9 @@ export class DynamoMessageStore implements MessageStore {
       const stored = fromAttributes<MessageClaim & { key: string; expiresAt: number }>(Item);
       if (stored) {
         const { key: _key, expiresAt: _exp, ...existing } = stored;
+        // The SDK retries a put whose response was lost; the retry then fails its
+        // condition against our own claim, which we did create.
+        if (existing.messageId === claim.messageId && existing.claimedAt === claim.claimedAt) return null;
         return existing;
       }
     }

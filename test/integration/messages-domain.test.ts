@@ -73,6 +73,14 @@ describe('sendMessage / listMessages', () => {
     expect((await messages.listMessages(roomId, 0, 10)).map((m) => m.id)).toEqual(['m-own']);
   });
 
+  it('treats a retried claim of its own as made, and another request\'s claim as existing', async () => {
+    const roomId = await roomWith('alice');
+    const mine = { messageId: 'm-own', userId: 'alice', text: 'hi', claimedAt: 1_000, seq: 1 };
+    expect(await messages.claim(roomId, claimKey('alice', 'c-own'), mine)).toBeNull();
+    expect(await messages.claim(roomId, claimKey('alice', 'c-own'), mine)).toBeNull(); // the SDK's retry after a lost response
+    expect(await messages.claim(roomId, claimKey('alice', 'c-own'), { ...mine, messageId: 'm-other', claimedAt: 2_000 })).toMatchObject({ messageId: 'm-own' });
+  });
+
   it('keeps seq gap-free across processes whose seq hints go stale', async () => {
     const roomId = await roomWith('alice', 'bob');
     // Two "Lambda containers": each store remembers only the seqs it saw itself.
