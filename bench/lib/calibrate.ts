@@ -1,12 +1,13 @@
 /**
- * How fast this machine is right now: CPU time of a fixed single-threaded
- * workload (hashing and object writes, like a server's). These VMs share
- * their hosts, and the same code has measured up to twice as slow from one
- * hour to the next; absolute figures (µs per delivery, ms per request) are
- * only comparable between runs whose calibrations agree. Ratios within one
- * run are not affected.
+ * How fast this machine is right now: the time a fixed single-threaded
+ * workload (hashing and object writes, like a server's) takes in a fresh
+ * process. These VMs share their hosts, and the same code has measured up to
+ * twice as slow from one hour to the next; absolute figures (µs per delivery,
+ * ms per request) are only comparable between runs whose calibrations agree.
+ * Ratios within one run are not affected.
  */
-import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export interface Calibration {
   /** CPU time the workload took: slower when the host's other guests crowd caches and memory. */
@@ -15,19 +16,10 @@ export interface Calibration {
   wallMs: number;
 }
 
-/** The best of three rounds, so that the first (cold JIT) round does not count. */
-export function calibrate(): Calibration {
-  const rounds = [workload(), workload(), workload()];
-  return { cpuMs: Math.min(...rounds.map((r) => r.cpuMs)), wallMs: Math.min(...rounds.map((r) => r.wallMs)) };
-}
+const WORKLOAD = fileURLToPath(new URL('./calibrate-workload.mjs', import.meta.url));
 
-function workload(): Calibration {
-  const startWall = performance.now();
-  const start = process.cpuUsage();
-  let sink = 0;
-  for (let i = 0; i < 200_000; i++) sink += createHash('sha256').update(`payload ${i}`).digest()[0]!;
-  const table: Record<string, number> = {};
-  for (let i = 0; i < 2_000_000; i++) table[`k${i % 1000}`] = i + sink;
-  const used = process.cpuUsage(start);
-  return { cpuMs: Math.round((used.user + used.system) / 1000), wallMs: Math.round(performance.now() - startWall) };
+export function calibrate(): Calibration {
+  const run = spawnSync(process.execPath, [WORKLOAD], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`calibration failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as Calibration;
 }
