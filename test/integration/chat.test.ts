@@ -272,18 +272,29 @@ describe('bad input', () => {
     const bob = await connect(0, 'bob');
     await stalled.subscribe(channel);
     await bob.subscribe(channel);
+    const slowCutoffs = async () => {
+      const text = await (await fetch(`${stack.relays[0]!.url}/metrics`)).text();
+      return Number(/relay_disconnects_total\{reason="slow"\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const cutoffsBefore = await slowCutoffs();
     (stalled.ws as unknown as { _socket: { pause(): void } })._socket.pause();
 
     // 30 MB of valid envelopes straight into Redis: far beyond kernel buffers plus MAX_BUFFERED_BYTES.
     const publisher = new Redis(stack.redisUrl!);
     const data = { text: 'x'.repeat(10_000) };
-    for (let seq = 1; seq <= 3000; seq++) {
-      await publisher.publish(channel, JSON.stringify({ v: 1, kind: 'message', channel, seq, id: `m${seq}`, event: 'message.created', data, ts: Date.now() }));
-    }
+    const publishing = (async () => {
+      for (let seq = 1; seq <= 3000; seq++) {
+        await publisher.publish(channel, JSON.stringify({ v: 1, kind: 'message', channel, seq, id: `m${seq}`, event: 'message.created', data, ts: Date.now() }));
+      }
+    })();
+    // Reading again once it is cut off: the relay gives a client that never reads its close
+    // frame 2 s before dropping the connection (1006), which a slow machine could exceed.
+    await eventually(async () => (await slowCutoffs()) > cutoffsBefore, 15_000, 'the relay to cut the stalled client off');
+    (stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await publishing;
     publisher.disconnect();
     await bob.waitForMessages(channel, 3000, 15_000);
 
-    (stalled.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     expect((await stalled.closed).code).toBe(CloseCode.TooSlow);
     expect(stalled.messages(channel).length).toBeLessThan(3000);
   });
