@@ -1,6 +1,7 @@
 /** Helpers the scenarios share: watching processes during a window, draining, counting losses. */
+import { cpus } from 'node:os';
 import { sleep } from '../lib/child.js';
-import { mergeHistograms, type HistogramData } from '../lib/hist.js';
+import { mergeHistograms, summarize, type HistogramData } from '../lib/hist.js';
 import { cpuPercent, cpuSnapshot, MACHINE, OUTSIDE, type CpuSnapshot } from '../lib/proc.js';
 import { LoopLagWatcher } from '../lib/prom.js';
 import type { BenchEnv, Layout, ServerProcess } from '../setup.js';
@@ -166,5 +167,25 @@ export async function measureAtRate(
   const result = await run;
   await drain(env, result.published * l.subs, 2000, 15_000);
   const snaps = await snapshots(env, true);
-  return { result, snaps, window, loss: losses(l, snaps, result.perRoom), hist: mergedHist(snaps), cpu: window.cpu() };
+  const loss = losses(l, snaps, result.perRoom);
+  const hist = mergedHist(snaps);
+  const cpu = window.cpu();
+  /** What every fixed-rate run reports, whatever drove it. */
+  const summary = {
+    achievedRate: Math.round(result.published / result.seconds),
+    skippedSlots: result.skipped,
+    latency: summarize(hist),
+    lost: loss.lost,
+    serverLoopMaxMs: window.serverLoopMaxMs(),
+    serverLoopP99Ms: window.serverLoopP99Ms(),
+    clientLoopMaxMs: Object.fromEntries(snaps.map((s, i) => [env.workers[i]!.name, round(s.loopMaxMs)])),
+    publisherLoopMaxMs: round(result.loopMaxMs),
+    cpuPct: cpu,
+    closes: closesOf(snaps),
+    saturation: saturation(cpu, cpus().length),
+  };
+  return { result, hist, cpu, summary };
 }
+
+/** The parameters every scenario on the rooms × subscribers layout reports. */
+export const layoutParams = (env: BenchEnv) => ({ rooms: env.options.rooms, subs: env.options.subs, payloadBytes: env.options.payloadBytes });

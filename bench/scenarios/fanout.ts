@@ -12,7 +12,7 @@ import { sleep } from '../lib/child.js';
 import { cpuDeltaUs } from '../lib/proc.js';
 import { closeAll, connectLayout, layout, log, type BenchEnv, type Layout, type ServerProcess } from '../setup.js';
 import type { System } from '../worker/clients.js';
-import { closesOf, drain, losses, round, saturation, snapshots, Window } from './common.js';
+import { closesOf, drain, layoutParams, losses, round, saturation, snapshots, Window } from './common.js';
 
 export interface FanoutOptions {
   warmupS: number;
@@ -127,7 +127,7 @@ export async function fanout(env: BenchEnv, o: FanoutOptions) {
   const townsquare = await fanoutSystem(env, 'townsquare', o);
   return {
     scenario: 'fanout',
-    params: { rooms: env.options.rooms, subs: env.options.subs, payloadBytes: env.options.payloadBytes, ...o },
+    params: { ...layoutParams(env), ...o },
     /** One entry per in-flight window, in `params.windows` order (the first is the headline). */
     runs: o.windows.map((window, i) => {
       const s = socketio[i]!, t = townsquare[i]!;

@@ -4,10 +4,9 @@
  * fixed rate; latency from just before the request to delivery at each
  * subscriber, over both relays. Townsquare only: Socket.IO has no HTTP API.
  */
-import { cpus } from 'node:os';
 import { summarize } from '../lib/hist.js';
 import { API_PROCESS, closeAll, connectLayout, layout, log, type BenchEnv } from '../setup.js';
-import { closesOf, measureAtRate, round, saturation } from './common.js';
+import { layoutParams, measureAtRate, round } from './common.js';
 
 export interface HttpOptions {
   rates: number[];
@@ -25,26 +24,17 @@ async function httpAt(env: BenchEnv, rate: number, o: HttpOptions, subs = env.op
   await env.publisher.call({ type: 'init', system: 'townsquare', redisUrl: env.stack.redisUrl, rooms: rooms.map((r) => r.id), payloadBytes: env.options.payloadBytes });
   const ownerToken = env.tokens.get(env.owner)!;
   const request = { type: 'run', mode: 'http', rate, apiUrl: env.stack.apiUrl, tokens: rooms.map(() => ownerToken), maxInFlight: o.maxInFlight };
-  const { result, snaps, window: w, loss, hist, cpu } = await measureAtRate(env, env.relays, l, request, '"text":"t=', o);
+  const { result, cpu, summary } = await measureAtRate(env, env.relays, l, request, '"text":"t=', o);
   await closeAll(env);
   const townsquare = {
     subsPerRoom: subs,
     connections: connect.connected,
     rate,
-    achievedRate: Math.round(result.published / result.seconds),
-    skippedSlots: result.skipped,
+    ...summary,
     httpErrors: result.errors,
     /** CPU of the API process (handlers, AWS SDK, dynalite's thread) per message sent. */
     apiCpuMsPerSend: round((cpu[API_PROCESS] ?? Number.NaN) * 10 / (result.published / result.seconds), 2),
-    latency: summarize(hist),
     httpResponse: summarize(result.httpLatency!), // the publisher reports it in http mode
-    lost: loss.lost,
-    serverLoopMaxMs: w.serverLoopMaxMs(),
-    clientLoopMaxMs: Object.fromEntries(snaps.map((s, i) => [env.workers[i]!.name, round(s.loopMaxMs)])),
-    publisherLoopMaxMs: round(result.loopMaxMs),
-    cpuPct: cpu,
-    closes: closesOf(snaps),
-    saturation: saturation(cpu, cpus().length),
   };
   log(`http e2e @${rate}/s, ${subs} per room: p50 ${townsquare.latency.p50Ms} p99 ${townsquare.latency.p99Ms} ms (HTTP response p99 ${townsquare.httpResponse.p99Ms} ms), lost ${townsquare.lost}, errors ${result.errors}`);
   return townsquare;
@@ -56,7 +46,7 @@ export async function http(env: BenchEnv, o: HttpOptions) {
   const apiAlone = o.apiAloneRate > 0 ? await httpAt(env, o.apiAloneRate, o, 1) : null;
   return {
     scenario: 'http',
-    params: { rooms: env.options.rooms, subs: env.options.subs, payloadBytes: env.options.payloadBytes, ...o },
+    params: { ...layoutParams(env), ...o },
     socketio: null,
     townsquare: { runs, apiAlone },
     ratios: {},

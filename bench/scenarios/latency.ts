@@ -3,11 +3,9 @@
  * by every subscriber (the publish time travels in the payload; all processes
  * read the same CLOCK_MONOTONIC), plus event-loop stalls of every process.
  */
-import { cpus } from 'node:os';
-import { summarize } from '../lib/hist.js';
 import { closeAll, connectLayout, layout, log, type BenchEnv } from '../setup.js';
 import type { System } from '../worker/clients.js';
-import { closesOf, measureAtRate, round, saturation } from './common.js';
+import { layoutParams, measureAtRate, round } from './common.js';
 
 export interface LatencyOptions {
   rates: number[];
@@ -17,22 +15,8 @@ export interface LatencyOptions {
 
 async function atRate(env: BenchEnv, system: System, rate: number, o: LatencyOptions, l: ReturnType<typeof layout>) {
   const servers = system === 'townsquare' ? env.relays : env.peers;
-  const { result, snaps, window: w, loss, hist, cpu } = await measureAtRate(env, servers, l, { type: 'run', mode: 'rate', rate }, '"t":', o);
-  const out = {
-    rate,
-    achievedRate: Math.round(result.published / result.seconds),
-    skippedSlots: result.skipped,
-    latency: summarize(hist),
-    lost: loss.lost,
-    serverLoopMaxMs: w.serverLoopMaxMs(),
-    serverLoopP99Ms: w.serverLoopP99Ms(),
-    clientLoopMaxMs: Object.fromEntries(snaps.map((s, i) => [env.workers[i]!.name, round(s.loopMaxMs)])),
-    publisherLoopMaxMs: round(result.loopMaxMs),
-    cpuPct: cpu,
-    closes: closesOf(snaps),
-    saturation: saturation(cpu, cpus().length),
-    hist,
-  };
+  const { hist, summary } = await measureAtRate(env, servers, l, { type: 'run', mode: 'rate', rate }, '"t":', o);
+  const out = { rate, ...summary, hist };
   log(`latency ${system} @${rate}/s: p50 ${out.latency.p50Ms} p99 ${out.latency.p99Ms} max ${out.latency.maxMs} ms, lost ${out.lost}, server loop max ${JSON.stringify(out.serverLoopMaxMs)}`);
   return out;
 }
@@ -53,7 +37,7 @@ export async function latency(env: BenchEnv, o: LatencyOptions) {
   const townsquare = await latencyFor(env, 'townsquare', o);
   return {
     scenario: 'latency',
-    params: { rooms: env.options.rooms, subs: env.options.subs, payloadBytes: env.options.payloadBytes, ...o },
+    params: { ...layoutParams(env), ...o },
     socketio,
     townsquare,
     ratios: Object.fromEntries(
