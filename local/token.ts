@@ -1,6 +1,6 @@
 /**
  * Mints a dev token for the local stack:
- *   npm run -s token -- <userId> [--scope notify] [--ttl 3600]
+ *   npm run -s token -- <userId> [--scope notify] [--ttl 3600]  (an expired one: --ttl=-60)
  * Prints only the token, so `TOKEN=$(npm run -s token -- alice)` works.
  */
 import { parseArgs } from 'node:util';
