@@ -14,6 +14,8 @@ export const CloseCode = {
   Normal: 1000,
   /** Frame larger than the relay's `maxPayload`. */
   FrameTooLarge: 1009,
+  /** An unexpected error in the relay while handling this connection; reconnect. */
+  InternalError: 1011,
   /** Relay is shutting down; reconnect (to another relay). */
   RelayRestarting: 1012,
   /** A dependency (the token issuer's keys) is briefly unavailable; reconnect after a pause. */
@@ -46,10 +48,14 @@ export const ErrorCode = {
   NotFound: 'not_found',
   Conflict: 'conflict',
   PayloadTooLarge: 'payload_too_large',
+  /** A frame nested too deep or with too many members (see CLIENT_FRAME_SHAPE). */
+  FrameTooComplex: 'frame_too_complex',
   RateLimited: 'rate_limited',
   TooManySubscriptions: 'too_many_subscriptions',
   NotSubscribed: 'not_subscribed',
   Unavailable: 'unavailable',
   Internal: 'internal',
+  /** HTTP 409: a per-user cap is reached (e.g. the rooms one user may belong to). */
+  LimitExceeded: 'limit_exceeded',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

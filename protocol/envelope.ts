@@ -3,12 +3,14 @@
  * validated by the relay before anything reaches a client.
  */
 import { MAX_CHANNEL_LENGTH } from './channels.js';
+import { EVENT_PATTERN } from './frames.js';
+import { checkJsonShape, type JsonShapeLimits } from './json-limits.js';
 import * as z from './zod.js';
 
 export const ENVELOPE_VERSION = 1;
 
 const channel = z.string().check(z.minLength(1), z.maxLength(MAX_CHANNEL_LENGTH));
-const event = z.string().check(z.minLength(1), z.maxLength(64));
+const event = z.string().check(z.regex(EVENT_PATTERN));
 
 /** A durable message: already stored with its per-channel `seq`. */
 export const MessageEnvelope = z.object({
@@ -47,8 +49,19 @@ export type MessageEnvelope = z.infer<typeof MessageEnvelope>;
 export type SignalEnvelope = z.infer<typeof SignalEnvelope>;
 export type RevokeEnvelope = z.infer<typeof RevokeEnvelope>;
 
+/**
+ * Shape bounds of an envelope, checked before it is parsed: far above what
+ * functions and relays publish (a signal's data nests at most 15 levels), and
+ * low enough that serializing a valid envelope can never overflow the stack.
+ */
+export const ENVELOPE_SHAPE: JsonShapeLimits = { maxDepth: 32, maxElements: 100_000 };
+/** Largest payload a relay accepts from the broker. */
+export const MAX_ENVELOPE_BYTES = 1024 * 1024;
+
 /** Parses a raw Redis payload; returns `null` (never throws) when it is not a valid envelope. */
 export function decodeEnvelope(raw: string): Envelope | null {
+  // UTF-8 is never shorter than the UTF-16 length: a cheap cut that refuses nothing within the limit.
+  if (raw.length > MAX_ENVELOPE_BYTES || checkJsonShape(raw, ENVELOPE_SHAPE)) return null;
   let value: unknown;
   try {
     value = JSON.parse(raw);

@@ -4,12 +4,22 @@
  * and the client SDK share one definition.
  */
 import { MAX_CHANNEL_LENGTH } from './channels.js';
+import type { JsonShapeLimits } from './json-limits.js';
 import * as z from './zod.js';
+
+/**
+ * The shape bounds of every client frame, checked before it is parsed: a
+ * signal's `data` (level 2 and below) may therefore nest 15 levels.
+ */
+export const CLIENT_FRAME_SHAPE: JsonShapeLimits = { maxDepth: 16, maxElements: 1000 };
+
+/** Event names: short, printable, no spaces (`typing`, `cursor.move`, `awareness:update`). */
+export const EVENT_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** A client-chosen correlation id echoed by the reply. */
 const ref = z.optional(z.union([z.string().check(z.maxLength(64)), z.int()]));
 const channel = z.string().check(z.minLength(1), z.maxLength(MAX_CHANNEL_LENGTH));
-const event = z.string().check(z.minLength(1), z.maxLength(64));
+const event = z.string().check(z.regex(EVENT_PATTERN, 'must be 1-64 of A-Z a-z 0-9 _ . : -'));
 
 export const AuthFrame = z.object({ type: z.literal('auth'), token: z.string().check(z.minLength(1), z.maxLength(8192)), ref });
 export const SubscribeFrame = z.object({ type: z.literal('subscribe'), channel, ref });

@@ -2,3 +2,4 @@ export * from './channels.js';
 export * from './codes.js';
 export * from './envelope.js';
 export * from './frames.js';
+export * from './json-limits.js';

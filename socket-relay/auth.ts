@@ -1,7 +1,9 @@
 /**
- * Token verification with jose, the way API Gateway's JWT authorizer does it:
- * signature against the issuer's JWKS, `iss`, `aud` (when configured), `exp`
- * and `nbf`. Used by the relay for the first frame and by the local API server.
+ * Token verification with jose, the way API Gateway's JWT authorizer does it
+ * (signature against the issuer's JWKS, `iss`, `aud` when configured, `exp`
+ * required, `nbf`), and stricter where a long-lived connection needs it: an
+ * algorithm allow-list, a maximum lifetime and no `iat` in the future. Used by
+ * the relay for the first frame and by the local API server.
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { USER_ID_PATTERN } from '../protocol/index.js';
@@ -9,8 +11,8 @@ import { USER_ID_PATTERN } from '../protocol/index.js';
 export interface VerifiedToken {
   userId: string;
   scopes: string[];
-  /** Epoch milliseconds when the token stops being valid; null when it has no `exp`. */
-  expiresAt: number | null;
+  /** Epoch milliseconds when the token stops being valid (`exp` is required). */
+  expiresAt: number;
   claims: Record<string, unknown>;
 }
 
@@ -19,9 +21,16 @@ export interface TokenVerifierOptions {
   jwks: string | JWTVerifyGetKey;
   issuer: string;
   audience?: string;
-  /** Seconds of clock skew tolerated on `exp` / `nbf`. @default 5 */
+  /** Seconds of clock skew tolerated on `exp` / `nbf` / `iat`. @default 5 */
   clockToleranceSec?: number;
+  /** JWS algorithms accepted. @default ['RS256', 'ES256'] (Cognito, Auth0 and most IdPs sign with these) */
+  algorithms?: string[];
+  /** Longest lifetime accepted, in seconds: `exp` - `iat`, and `exp` - now. @default 86400 */
+  maxLifetimeSec?: number;
 }
+
+export const DEFAULT_TOKEN_ALGORITHMS = ['RS256', 'ES256'];
+export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 24 * 60 * 60;
 
 export class TokenError extends Error {
   override readonly name = 'TokenError';
@@ -38,12 +47,27 @@ export type TokenVerifier = (token: string) => Promise<VerifiedToken>;
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   // createRemoteJWKSet caches keys and refetches on an unknown `kid`, with a cooldown.
   const keys = typeof options.jwks === 'string' ? createRemoteJWKSet(new URL(options.jwks)) : options.jwks;
+  const tolerance = options.clockToleranceSec ?? 5;
+  const maxLifetime = options.maxLifetimeSec ?? DEFAULT_MAX_TOKEN_LIFETIME_SEC;
+  const verifyOptions = {
+    issuer: options.issuer,
+    clockTolerance: tolerance,
+    algorithms: options.algorithms ?? DEFAULT_TOKEN_ALGORITHMS,
+    requiredClaims: ['exp'],
+  };
   return async (token) => {
     let payload;
     try {
-      ({ payload } = await jwtVerify(token, keys, { issuer: options.issuer, clockTolerance: options.clockToleranceSec ?? 5 }));
+      ({ payload } = await jwtVerify(token, keys, verifyOptions));
     } catch (err) {
       throw new TokenError(describe(err), { cause: err, retryable: keysUnavailable(err) });
+    }
+    // jose has checked that `exp` is a number and not past, and that `iat`, if present, is a number.
+    const exp = payload.exp!;
+    const now = Math.floor(Date.now() / 1000);
+    if (payload.iat !== undefined && payload.iat > now + tolerance) throw new TokenError('token claim iat is invalid');
+    if (exp - (payload.iat ?? now) > maxLifetime || exp - now > maxLifetime + tolerance) {
+      throw new TokenError(`token lifetime exceeds ${maxLifetime} s`);
     }
     // Like API Gateway's JWT authorizer: `aud` must contain the audience, or, for tokens
     // without `aud` (Cognito access tokens), `client_id` must equal it.
@@ -57,7 +81,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     return {
       userId: payload.sub,
       scopes: scope.split(' ').filter(Boolean),
-      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
+      expiresAt: exp * 1000,
       claims: payload,
     };
   };
@@ -75,11 +99,17 @@ function keysUnavailable(err: unknown): boolean {
   return true; // network errors from fetch (TypeError) and the like
 }
 
+/** Claims a refusal may name: fixed words, never text taken from the token. */
+const NAMED_CLAIMS = new Set(['iss', 'aud', 'exp', 'nbf', 'iat', 'sub']);
+
+/** A fixed description for a close reason: never the library's internal codes or the token's content. */
 function describe(err: unknown): string {
   if (keysUnavailable(err)) return 'token issuer keys unavailable; retry shortly';
   if (err instanceof errors.JWTExpired) return 'token expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `token claim ${err.claim} is invalid`;
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    return NAMED_CLAIMS.has(err.claim) ? `token claim ${err.claim} is invalid` : 'token claims are invalid';
+  }
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';
-  if (err instanceof errors.JOSEError) return `token rejected (${err.code})`;
-  return 'token could not be verified';
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';
+  return 'token is malformed or not verifiable';
 }

@@ -6,8 +6,11 @@
 import type { Logger } from 'pino';
 import type { Publisher } from '../broker/types.js';
 import {
+  checkJsonShape,
   ClientFrame,
+  CLIENT_FRAME_SHAPE,
   CLIENT_FRAME_TYPES,
+  describeJsonShapeProblem,
   encodeEnvelope,
   ENVELOPE_VERSION,
   ErrorCode,
@@ -45,10 +48,21 @@ export function sendError(ctx: CommandContext, connection: Connection, ref: Ref,
   connection.send({ type: 'error', ...(ref !== undefined && { ref }), code, message });
 }
 
-/** Parses one text frame; malformed or unknown frames get an error frame. */
+/** Longest message an error frame carries: errors describe the problem, they never repeat the input. */
+const MAX_ERROR_MESSAGE = 240;
+
+/**
+ * Parses one text frame; malformed or unknown frames get an error frame. The
+ * shape bounds are checked on the raw text first, so no value nested deeper
+ * than CLIENT_FRAME_SHAPE ever exists in the relay.
+ */
 export function parseClientFrame(
   raw: string,
 ): { ok: true; frame: ClientFrame } | { ok: false; ref: Ref; code: string; message: string } {
+  const problem = checkJsonShape(raw, CLIENT_FRAME_SHAPE);
+  if (problem) {
+    return { ok: false, ref: undefined, code: ErrorCode.FrameTooComplex, message: describeJsonShapeProblem(problem, 'Frame') };
+  }
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -62,13 +76,14 @@ export function parseClientFrame(
       ok: false,
       ref,
       code: ErrorCode.UnknownType,
-      message: `Unknown frame type ${JSON.stringify(type)?.slice(0, 40)}; expected one of ${CLIENT_FRAME_TYPES.join(', ')}`,
+      message: `Frame needs a "type" of ${CLIENT_FRAME_TYPES.join(', ')}`,
     };
   }
   const parsed = ClientFrame.safeParse(value);
   if (!parsed.success) {
+    // zod's messages name the expectation, not the received value; paths are schema keys.
     const details = parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; ');
-    return { ok: false, ref, code: ErrorCode.BadRequest, message: `Invalid ${type} frame: ${details}` };
+    return { ok: false, ref, code: ErrorCode.BadRequest, message: `Invalid ${type} frame: ${details}`.slice(0, MAX_ERROR_MESSAGE) };
   }
   return { ok: true, frame: parsed.data };
 }
@@ -107,6 +122,9 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
   }
   if (connection.subscriptions.size >= connection.limits.maxSubscriptions) {
     return sendError(ctx, connection, ref, ErrorCode.TooManySubscriptions, `At most ${connection.limits.maxSubscriptions} subscriptions per connection`);
+  }
+  if (!connection.takeSubscribe()) {
+    return sendError(ctx, connection, ref, ErrorCode.RateLimited, 'Too many subscribes for this user; retry in a second');
   }
   const startedAt = Date.now();
   let decision;
@@ -159,8 +177,14 @@ async function signal(
   if (!connection.subscriptions.has(frame.channel)) {
     return sendError(ctx, connection, frame.ref, ErrorCode.NotSubscribed, 'Subscribe to a channel before signalling on it');
   }
+  const data = frame.data ?? null;
+  // Depth and member count were bounded before parsing; this bounds the size.
+  const dataBytes = Buffer.byteLength(JSON.stringify(data));
+  if (dataBytes > connection.limits.maxSignalBytes) {
+    return sendError(ctx, connection, frame.ref, ErrorCode.PayloadTooLarge, `Signal data is ${dataBytes} bytes; at most ${connection.limits.maxSignalBytes}`);
+  }
   if (!connection.takeSignal()) {
-    return sendError(ctx, connection, frame.ref, ErrorCode.RateLimited, 'Too many signals; slow down');
+    return sendError(ctx, connection, frame.ref, ErrorCode.RateLimited, 'Too many signals from this user; slow down');
   }
   const envelope = encodeEnvelope({
     v: ENVELOPE_VERSION,
@@ -168,7 +192,7 @@ async function signal(
     channel: frame.channel,
     event: frame.event,
     userId: connection.userId,
-    data: frame.data ?? null,
+    data,
     origin: connection.id,
   });
   try {

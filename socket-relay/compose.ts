@@ -15,12 +15,13 @@ import { ChannelAccess } from './access.js';
 import { createTokenVerifier } from './auth.js';
 import type { RelayConfig } from './config.js';
 import { startEmfMetrics } from './emf-metrics.js';
-import { createRelayMetrics } from './metrics.js';
+import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 import { MemoryPresence, RedisPresence } from './presence.js';
 import { createRelay, type Relay } from './server.js';
 
 export interface ComposedRelay {
   relay: Relay;
+  metrics: RelayMetrics;
   /** Drains clients, then closes broker and presence connections. */
   shutdown(): Promise<void>;
 }
@@ -64,7 +65,13 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
 
   const relay = createRelay({
     broker,
-    verifyToken: createTokenVerifier({ jwks: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }),
+    verifyToken: createTokenVerifier({
+      jwks: config.JWT_JWKS_URL,
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      algorithms: config.JWT_ALGORITHMS,
+      maxLifetimeSec: config.JWT_MAX_LIFETIME_SEC,
+    }),
     access: new ChannelAccess(new DynamoMembershipReader(db, config.MEMBERSHIPS_TABLE)),
     presence,
     logger,
@@ -76,7 +83,17 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
       frameRate: config.FRAME_RATE,
       frameBurst: config.FRAME_BURST,
       signalRate: config.SIGNAL_RATE,
+      maxSignalBytes: config.MAX_SIGNAL_BYTES,
     },
+    userLimits: {
+      maxConnections: config.MAX_CONNECTIONS_PER_USER,
+      signalRate: config.SIGNAL_RATE,
+      subscribeRate: config.SUBSCRIBE_RATE,
+      subscribeBurst: config.SUBSCRIBE_BURST,
+    },
+    maxConnectionsPerIp: config.MAX_CONNECTIONS_PER_IP,
+    trustProxyHops: config.TRUST_PROXY_HOPS,
+    handshakeTimeoutMs: config.HANDSHAKE_TIMEOUT_MS,
     maxPayloadBytes: config.MAX_PAYLOAD_BYTES,
     authTimeoutMs: config.AUTH_TIMEOUT_MS,
     heartbeatMs: config.HEARTBEAT_MS,
@@ -104,6 +121,7 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
 
   return {
     relay,
+    metrics,
     async shutdown() {
       stopEmf();
       await relay.drain(config.DRAIN_TIMEOUT_MS);

@@ -39,8 +39,34 @@ const Env = z.object({
   /** Client frames per second (sustained) and burst, before close 4008. */
   FRAME_RATE: int(50, 1),
   FRAME_BURST: int(100, 1),
-  /** Signals per second per connection before they are refused with `rate_limited`. */
+  /** Signals per second per user (across their connections on one relay), bursts of twice that; then `rate_limited`. */
   SIGNAL_RATE: int(20, 1),
+  /** Largest serialized signal `data` in bytes; larger gets `payload_too_large`. */
+  MAX_SIGNAL_BYTES: int(4096, 64),
+  /** Subscribes per second per user (each costs a membership read), and the burst a reconnect needs. */
+  SUBSCRIBE_RATE: int(50, 1),
+  SUBSCRIBE_BURST: int(200, 1),
+  /** Connections one user may hold on one relay; more close with 4008. */
+  MAX_CONNECTIONS_PER_USER: int(100, 1),
+  /** Sockets (authenticated or not) one client IP may hold on one relay; more get HTTP 429 at the upgrade. */
+  MAX_CONNECTIONS_PER_IP: int(1000, 1),
+  /**
+   * Proxies in front of the relay that append to X-Forwarded-For (1: an ALB; 2: CloudFront then
+   * an ALB). 0 trusts no header and uses the TCP peer address.
+   */
+  TRUST_PROXY_HOPS: int(0, 0, 10),
+  /** A TCP connection that has not completed its HTTP request (the upgrade) by then is closed. */
+  HANDSHAKE_TIMEOUT_MS: int(10_000, 100),
+  /** JWS algorithms a token may be signed with (comma-separated). */
+  JWT_ALGORITHMS: z._default(
+    z.pipe(
+      z.string(),
+      z.transform((v) => v.split(',').map((a) => a.trim()).filter(Boolean)),
+    ).check(z.refine((algs: string[]) => algs.length > 0 && algs.every((a) => /^(RS|PS|ES)(256|384|512)$|^EdDSA$/.test(a)), 'must list asymmetric JWS algorithms, e.g. RS256,ES256')),
+    ['RS256', 'ES256'],
+  ),
+  /** Longest token lifetime accepted (`exp` - `iat`, and `exp` - now), in seconds. */
+  JWT_MAX_LIFETIME_SEC: int(24 * 60 * 60, 60),
   /** Bytes queued for one socket before it is cut off with 4009. */
   MAX_BUFFERED_BYTES: int(1024 * 1024, 1024),
   /** Heartbeat interval: a socket that has not answered the previous ping is terminated. */

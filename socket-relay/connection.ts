@@ -5,6 +5,7 @@
  */
 import { CloseCode, type ServerFrame } from '../protocol/index.js';
 import { TokenBucket } from './token-bucket.js';
+import type { UserBudget } from './user-budgets.js';
 
 /**
  * A frame serialized once and written to many sockets. The transport may
@@ -33,12 +34,14 @@ export interface ConnectionLimits {
   frameRate: number;
   frameBurst: number;
   signalRate: number;
+  /** Largest serialized signal `data`, in bytes. */
+  maxSignalBytes: number;
 }
 
 export class Connection {
   readonly subscriptions = new Set<string>();
   readonly frames: TokenBucket;
-  /** Created on the first signal: most connections never send one. */
+  /** Without a shared user budget: created on the first signal (most connections never send one). */
   private signalBucket: TokenBucket | undefined;
   closed = false;
   /** Epoch ms when the token expires (the server sweeps and closes with 4001); null: never. */
@@ -53,6 +56,8 @@ export class Connection {
     private readonly transport: Transport,
     readonly limits: ConnectionLimits,
     private readonly onSlow: (connection: Connection) => void = () => {},
+    /** Shared by every connection of the user on this relay (the server passes it). */
+    private readonly budget?: UserBudget,
   ) {
     this.frames = new TokenBucket(limits.frameRate, limits.frameBurst);
   }
@@ -75,10 +80,16 @@ export class Connection {
     return true;
   }
 
-  /** Takes a signal token: `signalRate` per second, bursts of twice that. */
+  /** Takes a signal token from the user's budget: `signalRate` per second, bursts of twice that. */
   takeSignal(): boolean {
+    if (this.budget) return this.budget.signals.take();
     this.signalBucket ??= new TokenBucket(this.limits.signalRate, this.limits.signalRate * 2);
     return this.signalBucket.take();
+  }
+
+  /** Takes a subscribe token from the user's budget (each subscribe costs an access check). */
+  takeSubscribe(): boolean {
+    return this.budget ? this.budget.subscribes.take() : true;
   }
 
   /**

@@ -33,7 +33,16 @@ export class Hub {
     /** Told when a revoke removed a connection from a channel (presence cleanup). */
     private readonly onRevoked: (connection: Connection, channel: string) => void = () => {},
   ) {
-    broker.onMessage((channel, payload) => this.dispatch(channel, payload));
+    broker.onMessage((channel, payload) => {
+      // One bad envelope is counted and dropped; it never reaches the broker's
+      // connection (an exception there would end the relay) nor the next message.
+      try {
+        this.dispatch(channel, payload);
+      } catch (err) {
+        this.metrics?.invalidEnvelopes.inc();
+        this.logger.error({ err, channel, bytes: payload.length }, 'dropped an envelope that failed in fan-out');
+      }
+    });
   }
 
   /**
@@ -114,7 +123,8 @@ export class Hub {
     const envelope = decodeEnvelope(payload);
     if (!envelope || envelope.channel !== channel) {
       this.metrics?.invalidEnvelopes.inc();
-      this.logger.warn({ channel, payload: payload.slice(0, 200) }, 'dropped invalid envelope');
+      // The payload itself is not logged: it may be anything, of any size.
+      this.logger.warn({ channel, bytes: payload.length }, 'dropped invalid envelope');
       return;
     }
     this.metrics?.envelopes.inc({ kind: envelope.kind });

@@ -10,7 +10,19 @@ import { createLogger } from './logger.js';
 try {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL);
-  const { relay, shutdown } = composeRelay(config, logger);
+  const { relay, metrics, shutdown } = composeRelay(config, logger);
+  // Last resort. A rejected promise nobody handled left no half-done synchronous work
+  // behind, so the relay logs and counts it and keeps serving (every path should have its
+  // own handler: each count is a bug). An exception thrown out of a callback may have
+  // stopped anywhere, so the relay does not guess: it logs and exits, and ECS replaces it.
+  process.on('unhandledRejection', (err) => {
+    metrics.internalErrors.inc({ kind: 'unhandled_rejection' });
+    logger.error({ err }, 'unhandled promise rejection');
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
   const address = await relay.listen(config.PORT, config.HOST);
   logger.info({ port: address.port, redis: Boolean(config.REDIS_URL) }, 'relay listening');
 

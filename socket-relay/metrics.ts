@@ -35,6 +35,12 @@ export function createRelayMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    internalErrors: new Counter({
+      name: 'relay_internal_errors_total',
+      help: 'Errors that reached the process-level handler (each one is a bug to fix), by kind',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     brokerEvents: new Counter({
       name: 'relay_broker_events_total',
       help: 'Broker connection events (error, reconnecting, ready)',

@@ -5,7 +5,7 @@
  * shutdown. With ws-transport.ts (the write path), the only code that knows `ws`.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -13,6 +13,7 @@ import type { Broker } from '../broker/types.js';
 import { AuthFrame, CloseCode, ErrorCode } from '../protocol/index.js';
 import type { ChannelAccess } from './access.js';
 import { TokenError, type TokenVerifier } from './auth.js';
+import { clientIp } from './client-ip.js';
 import { handleFrame, parseClientFrame, type CommandContext } from './commands.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { resyncAfterBrokerGap } from './resync.js';
@@ -20,6 +21,7 @@ import { WsTransport } from './ws-transport.js';
 import { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Presence } from './presence.js';
+import { UserBudgets, type UserBudgetLimits } from './user-budgets.js';
 
 export interface RelayOptions {
   broker: Broker;
@@ -29,6 +31,14 @@ export interface RelayOptions {
   logger: Logger;
   metrics: RelayMetrics;
   limits: ConnectionLimits;
+  /** Per-user caps and budgets, shared across the user's connections on this relay. */
+  userLimits: UserBudgetLimits;
+  /** Sockets one client address may hold (authenticated or not). */
+  maxConnectionsPerIp: number;
+  /** Proxies that append to X-Forwarded-For in front of the relay (0: use the TCP peer). */
+  trustProxyHops: number;
+  /** A TCP connection must complete its upgrade request within this. */
+  handshakeTimeoutMs: number;
   maxPayloadBytes: number;
   authTimeoutMs: number;
   heartbeatMs: number;
@@ -53,6 +63,11 @@ const PRE_AUTH_MAX_BYTES = 16 * 1024;
 const EXPIRY_SWEEP_MS = 1000;
 /** Frames a client may pipeline behind its auth frame before the token is verified. */
 const PRE_AUTH_MAX_FRAMES = 16;
+/**
+ * How long a socket the relay refused (bad auth, over a cap) gets to answer the
+ * close frame before it is destroyed, instead of ws's 30 s close timeout.
+ */
+const REFUSED_CLOSE_GRACE_MS = 1000;
 
 export function createRelay(options: RelayOptions): Relay {
   const { logger, metrics } = options;
@@ -82,7 +97,39 @@ export function createRelay(options: RelayOptions): Relay {
   let connectionCounter = 0;
   const nextConnectionId = () => `${relayPrefix}.${(++connectionCounter).toString(36)}`;
 
-  const server = createServer(async (req, res) => {
+  const userBudgets = new UserBudgets(options.userLimits);
+  /** Open sockets per client address, counted from the upgrade to the close. */
+  const socketsByIp = new Map<string, number>();
+  const releaseIp = (ip: string) => {
+    const count = (socketsByIp.get(ip) ?? 1) - 1;
+    if (count <= 0) socketsByIp.delete(ip);
+    else socketsByIp.set(ip, count);
+  };
+
+  /** Closes a socket the relay is done with: no further frame is read, and it is destroyed soon. */
+  function refuse(ws: WebSocket, code: number, reason: string): void {
+    ws.close(code, reason);
+    setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS).unref();
+  }
+
+  const server = createServer(
+    {
+      // Connections that never complete an HTTP request (the upgrade) are closed: an idle
+      // TCP connection otherwise holds a socket for minutes.
+      headersTimeout: options.handshakeTimeoutMs,
+      requestTimeout: options.handshakeTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, options.handshakeTimeoutMs),
+    },
+    (req, res) => {
+      serveHttp(req, res).catch((err) => {
+        logger.error({ err }, 'http request failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: ErrorCode.Internal, message: 'Internal error' } }));
+      });
+    },
+  );
+
+  async function serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       // Only draining makes a relay unhealthy. A Redis outage hits every relay alike, and
@@ -102,7 +149,7 @@ export function createRelay(options: RelayOptions): Relay {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: ErrorCode.NotFound, message: 'Connect WebSockets to /ws' } }));
     }
-  });
+  }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false });
 
@@ -111,8 +158,23 @@ export function createRelay(options: RelayOptions): Relay {
       socket.end(`HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;
     }
-    // Keep only the peer address: holding `req` would keep its headers alive per socket.
-    const ip = req.socket.remoteAddress ?? '';
+    // Keep only the address: holding `req` would keep its headers alive per socket.
+    const ip = clientIp(req, options.trustProxyHops);
+    const held = socketsByIp.get(ip) ?? 0;
+    if (held >= options.maxConnectionsPerIp) {
+      metrics.disconnects.inc({ reason: 'ip_limit' });
+      const body = JSON.stringify({ error: { code: ErrorCode.RateLimited, message: `At most ${options.maxConnectionsPerIp} connections per client address` } });
+      socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json\r\nRetry-After: 10\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      return;
+    }
+    socketsByIp.set(ip, held + 1);
+    let counted = true;
+    const uncount = () => {
+      if (counted) releaseIp(ip);
+      counted = false;
+    };
+    // Counted until the TCP socket closes, whether or not the handshake completes.
+    socket.once('close', uncount);
     wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, ip));
   });
 
@@ -120,13 +182,15 @@ export function createRelay(options: RelayOptions): Relay {
     let connection: Connection | null = null;
     /** Frames that arrived after `auth` while the token was being verified (clients may pipeline). */
     let early: string[] | null = null;
+    /** Set once authentication failed: nothing more is read from this socket. */
+    let refused = false;
     answeredPing.add(ws);
     ws.on('pong', markAlive);
 
-    let authDeadline: NodeJS.Timeout | undefined = setTimeout(
-      () => ws.close(CloseCode.Unauthorized, 'no auth frame in time'),
-      options.authTimeoutMs,
-    );
+    let authDeadline: NodeJS.Timeout | undefined = setTimeout(() => {
+      refused = true;
+      refuse(ws, CloseCode.Unauthorized, 'no auth frame in time');
+    }, options.authTimeoutMs);
     ws.on('error', onSocketError);
     ws.on('close', (code) => {
       clearTimeout(authDeadline);
@@ -135,6 +199,7 @@ export function createRelay(options: RelayOptions): Relay {
       for (const channel of connection.subscriptions) void options.presence.leave(channel, connection);
       hub.removeAll(connection);
       connections.delete(ws);
+      userBudgets.release(connection.userId);
       metrics.connections.set(connections.size);
       logger.debug({ connectionId: connection.id, code }, 'connection closed');
     });
@@ -150,48 +215,67 @@ export function createRelay(options: RelayOptions): Relay {
     };
 
     ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (refused) return;
       if (isBinary) {
-        if (connection) connection.close(CloseCode.PolicyViolation, 'binary frames are not supported');
-        else ws.close(CloseCode.PolicyViolation, 'binary frames are not supported');
-        return;
+        if (connection) return connection.close(CloseCode.PolicyViolation, 'binary frames are not supported');
+        refused = true;
+        return refuse(ws, CloseCode.PolicyViolation, 'binary frames are not supported');
       }
       const text = data.toString();
       if (connection) return dispatch(connection, text);
       if (early) {
-        if (early.length >= PRE_AUTH_MAX_FRAMES) ws.close(CloseCode.PolicyViolation, 'too many frames before authentication');
-        else early.push(text);
-        return;
+        if (early.length < PRE_AUTH_MAX_FRAMES) return void early.push(text);
+        refused = true;
+        return refuse(ws, CloseCode.PolicyViolation, 'too many frames before authentication');
       }
       early = [];
-      void authenticate(ws, ip, text).then((authenticated) => {
-        if (authenticated) {
-          // Dropped, not just cleared: this closure lives as long as the socket.
-          clearTimeout(authDeadline);
-          authDeadline = undefined;
-        }
-        connection = authenticated;
-        const queued = early ?? [];
-        early = null;
-        if (connection) for (const frame of queued) dispatch(connection, frame);
-      });
+      authenticate(ws, ip, text)
+        .catch((err: unknown) => {
+          // A bug of ours, not the client's: say so, and drop the socket.
+          logger.error({ err }, 'authentication failed unexpectedly');
+          refuse(ws, CloseCode.InternalError, 'internal error');
+          return null;
+        })
+        .then((authenticated) => {
+          if (authenticated) {
+            // Dropped, not just cleared: this closure lives as long as the socket.
+            clearTimeout(authDeadline);
+            authDeadline = undefined;
+          } else {
+            refused = true;
+          }
+          connection = authenticated;
+          const queued = early ?? [];
+          early = null;
+          if (connection) for (const frame of queued) dispatch(connection, frame);
+        })
+        .catch((err: unknown) => logger.error({ err }, 'dispatching pipelined frames failed'));
     });
   }
 
   async function authenticate(ws: WebSocket, ip: string, text: string): Promise<Connection | null> {
     if (Buffer.byteLength(text) > PRE_AUTH_MAX_BYTES) {
-      ws.close(CloseCode.Unauthorized, 'auth frame too large');
+      metrics.disconnects.inc({ reason: 'unauthorized' });
+      refuse(ws, CloseCode.Unauthorized, 'auth frame too large');
       return null;
     }
     const parsed = parseClientFrame(text);
     const auth = parsed.ok ? AuthFrame.safeParse(parsed.frame) : null;
     if (!auth?.success) {
-      ws.close(CloseCode.Unauthorized, 'first frame must be {"type":"auth","token":...}');
+      metrics.disconnects.inc({ reason: 'unauthorized' });
+      refuse(ws, CloseCode.Unauthorized, 'first frame must be {"type":"auth","token":...}');
       return null;
     }
     try {
       const token = await options.verifyToken(auth.data.token);
       if (ws.readyState !== ws.OPEN) return null;
-      const connection = new Connection(nextConnectionId(), token.userId, new WsTransport(ws), options.limits, onSlow);
+      const budget = userBudgets.acquire(token.userId);
+      if (!budget) {
+        metrics.disconnects.inc({ reason: 'user_limit' });
+        refuse(ws, CloseCode.PolicyViolation, `at most ${options.userLimits.maxConnections} connections per user`);
+        return null;
+      }
+      const connection = new Connection(nextConnectionId(), token.userId, new WsTransport(ws), options.limits, onSlow, budget);
       connection.expiresAt = token.expiresAt;
       connections.set(ws, connection);
       metrics.connections.set(connections.size);
@@ -203,8 +287,9 @@ export function createRelay(options: RelayOptions): Relay {
       const retryable = err instanceof TokenError && err.retryable;
       if (retryable) logger.warn({ err }, 'could not fetch the token issuer keys');
       metrics.disconnects.inc({ reason: retryable ? 'issuer_unavailable' : 'unauthorized' });
-      const reason = err instanceof Error ? err.message.slice(0, 100) : 'unauthorized';
-      ws.close(retryable ? CloseCode.TryAgainLater : CloseCode.Unauthorized, reason);
+      // TokenError messages are fixed descriptions; anything else is not shown to the client.
+      const reason = err instanceof TokenError ? err.message : 'token could not be verified';
+      refuse(ws, retryable ? CloseCode.TryAgainLater : CloseCode.Unauthorized, reason);
       return null;
     }
   }

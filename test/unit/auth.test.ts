@@ -46,6 +46,39 @@ describe('createTokenVerifier', () => {
     await expect(verify(token)).rejects.toThrow(message);
   });
 
+  it.each([
+    ['no exp', () => sign({ sub: 'a', aud: 'app' }, privateKey, null), 'token claim exp is invalid'],
+    ['a lifetime over 24 h', () => sign({ sub: 'a', aud: 'app' }, privateKey, Math.floor(Date.now() / 1000) + 25 * 3600), 'token lifetime exceeds 86400 s'],
+    [
+      'exp - iat over 24 h (issued earlier, still valid)',
+      () => sign({ sub: 'a', aud: 'app', iat: Math.floor(Date.now() / 1000) - 24 * 3600 }, privateKey, Math.floor(Date.now() / 1000) + 3600),
+      'token lifetime exceeds 86400 s',
+    ],
+    ['an iat in the future', () => sign({ sub: 'a', aud: 'app', iat: Math.floor(Date.now() / 1000) + 600 }), 'token claim iat is invalid'],
+  ])('rejects %s', async (_name, make, message) => {
+    const err = await verify(await make()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TokenError);
+    expect((err as TokenError).message).toBe(message);
+  });
+
+  it('accepts only the allowed algorithms, and never names the library\'s error codes', async () => {
+    const rsa = await generateKeyPair('PS256', { extractable: true });
+    const jwk = { ...(await exportJWK(rsa.publicKey)), kid: 'r1', alg: 'PS256' };
+    const strict = createTokenVerifier({ jwks: createLocalJWKSet({ keys: [jwk] }), issuer: 'https://issuer.test', audience: 'app' });
+    const token = await new SignJWT({ sub: 'a', aud: 'app' })
+      .setProtectedHeader({ alg: 'PS256', kid: 'r1' })
+      .setIssuer('https://issuer.test')
+      .setExpirationTime('5m')
+      .sign(rsa.privateKey);
+    await expect(strict(token)).rejects.toThrow('token algorithm is not allowed');
+    const relaxed = createTokenVerifier({ jwks: createLocalJWKSet({ keys: [jwk] }), issuer: 'https://issuer.test', audience: 'app', algorithms: ['PS256'] });
+    expect((await relaxed(token)).userId).toBe('a');
+    for (const junk of ['garbage', 'a.b.c', `${Buffer.from('{"alg":"ES256"}').toString('base64url')}.e30.sig`]) {
+      const err = (await verify(junk).catch((e: unknown) => e)) as TokenError;
+      expect(err.message).not.toMatch(/ERR_|JWS|JWT|JOSE/);
+    }
+  });
+
   it('rejects an unsigned token (alg none) and garbage', async () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
     const payload = Buffer.from(JSON.stringify({ sub: 'alice', aud: 'app', iss: 'https://issuer.test' })).toString('base64url');

@@ -30,6 +30,15 @@ describe('loadConfig', () => {
       FRAME_RATE: 50,
       FRAME_BURST: 100,
       SIGNAL_RATE: 20,
+      MAX_SIGNAL_BYTES: 4096,
+      SUBSCRIBE_RATE: 50,
+      SUBSCRIBE_BURST: 200,
+      MAX_CONNECTIONS_PER_USER: 100,
+      MAX_CONNECTIONS_PER_IP: 1000,
+      TRUST_PROXY_HOPS: 0,
+      HANDSHAKE_TIMEOUT_MS: 10_000,
+      JWT_ALGORITHMS: ['RS256', 'ES256'],
+      JWT_MAX_LIFETIME_SEC: 86_400,
       MAX_BUFFERED_BYTES: 1024 * 1024,
       HEARTBEAT_MS: 30_000,
       DRAIN_TIMEOUT_MS: 10_000,
@@ -45,6 +54,10 @@ describe('loadConfig', () => {
     expect(config.JWT_AUDIENCE).toBeUndefined();
     expect(config.REDIS_CLUSTER).toBe(true);
     expect(() => loadConfig({ ...minimal, REDIS_CLUSTER: 'yes' })).toThrow(/REDIS_CLUSTER/);
+    expect(loadConfig({ ...minimal, JWT_ALGORITHMS: ' RS256, PS384 ' }).JWT_ALGORITHMS).toEqual(['RS256', 'PS384']);
+    // Symmetric algorithms would let anyone holding the verification secret mint tokens.
+    expect(() => loadConfig({ ...minimal, JWT_ALGORITHMS: 'HS256' })).toThrow(/JWT_ALGORITHMS/);
+    expect(() => loadConfig({ ...minimal, JWT_ALGORITHMS: 'none' })).toThrow(/JWT_ALGORITHMS/);
     expect(() => loadConfig({ ...minimal, PORT: '70000' })).toThrow(/PORT/);
   });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Connection, MAX_QUEUED_COMMANDS, type Transport } from '../../socket-relay/connection.js';
 
 const transport: Transport = { send: () => {}, close: () => {}, bufferedAmount: 0 };
-const limits = { maxSubscriptions: 10, maxBufferedBytes: 1024, frameRate: 1000, frameBurst: 1000, signalRate: 5 };
+const limits = { maxSubscriptions: 10, maxBufferedBytes: 1024, frameRate: 1000, frameBurst: 1000, signalRate: 5, maxSignalBytes: 4096 };
 
 describe('Connection.admit', () => {
   it('refuses frames once MAX_QUEUED_COMMANDS wait behind a blocked command, and admits again when they drain', async () => {

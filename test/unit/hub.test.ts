@@ -22,7 +22,7 @@ class FakeTransport implements Transport {
   }
 }
 
-const limits: ConnectionLimits = { maxSubscriptions: 10, maxBufferedBytes: 1024, frameRate: 10, frameBurst: 10, signalRate: 5 };
+const limits: ConnectionLimits = { maxSubscriptions: 10, maxBufferedBytes: 1024, frameRate: 10, frameBurst: 10, signalRate: 5, maxSignalBytes: 4096 };
 const logger = pino({ level: 'silent' });
 /** MemoryBroker delivers in microtasks; a macrotask turn lets all of them run. */
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));

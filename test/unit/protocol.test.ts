@@ -1,6 +1,7 @@
 // Covers the shared protocol: channel parsing, envelope decoding, client-frame parsing and close-code ranges.
 import { describe, expect, it } from 'vitest';
 import {
+  checkJsonShape,
   CLIENT_FRAME_TYPES,
   CloseCode,
   decodeEnvelope,
@@ -54,6 +55,30 @@ describe('parseChannel', () => {
     ['longer than MAX_CHANNEL_LENGTH', `user:${'u'.repeat(MAX_CHANNEL_LENGTH)}`],
   ])('rejects %s', (_what, name) => {
     expect(parseChannel(name)).toBeNull();
+  });
+});
+
+describe('checkJsonShape', () => {
+  const limits = { maxDepth: 3, maxElements: 5 };
+  const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+
+  it('accepts text within both bounds, and counts members and items exactly', () => {
+    expect(checkJsonShape('{"a":[1,2],"b":{"c":"d"}}', limits)).toBeNull(); // a, b, 1, 2, c: 5
+    expect(checkJsonShape('{"a":[1,2],"b":{"c":"d","e":1}}', limits)).toEqual({ bound: 'elements', limit: 5 });
+    expect(checkJsonShape('[[], {}, ""]', limits)).toBeNull();
+    expect(checkJsonShape('"just a string"', limits)).toBeNull();
+  });
+
+  it('refuses nesting past the depth bound, however deep, without recursing', () => {
+    expect(checkJsonShape(nested(3), limits)).toBeNull();
+    expect(checkJsonShape(nested(4), limits)).toEqual({ bound: 'depth', limit: 3 });
+    expect(checkJsonShape(nested(1_000_000), limits)).toEqual({ bound: 'depth', limit: 3 });
+    expect(checkJsonShape(`{"a":{"b":{"c":{"d":1}}}}`, limits)).toEqual({ bound: 'depth', limit: 3 });
+  });
+
+  it('ignores brackets, braces and commas inside strings, including escaped quotes', () => {
+    expect(checkJsonShape(JSON.stringify({ a: '[[[[[,,,,,,]]]]]{{{{' }), limits)).toBeNull();
+    expect(checkJsonShape(JSON.stringify({ a: 'say \"[[[[[[\" ,,,,,,,' }), limits)).toBeNull();
   });
 });
 
@@ -140,7 +165,8 @@ describe('parseClientFrame', () => {
     const result = parseClientFrame(JSON.stringify({ type: 'publish', channel: 'room:r1', ref: 'r-42' }));
     expect(result).toMatchObject({ ok: false, code: ErrorCode.UnknownType, ref: 'r-42' });
     if (result.ok) throw new Error('unreachable');
-    expect(result.message).toContain('"publish"');
+    // Errors describe; they do not repeat what the client sent.
+    expect(result.message).not.toContain('publish');
     expect(result.message).toContain('subscribe');
   });
 
@@ -176,6 +202,47 @@ describe('parseClientFrame', () => {
   it('rejects a channel longer than the protocol maximum', () => {
     const result = parseClientFrame(JSON.stringify({ type: 'subscribe', channel: `room:${'a'.repeat(MAX_CHANNEL_LENGTH)}` }));
     expect(result).toMatchObject({ ok: false, code: ErrorCode.BadRequest });
+  });
+});
+
+describe('parseClientFrame bounds', () => {
+  const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+
+  it('refuses a frame nested past the bound before parsing it, without repeating it', () => {
+    const result = parseClientFrame(`{"type":${nested(5000)}}`);
+    expect(result).toEqual({ ok: false, ref: undefined, code: ErrorCode.FrameTooComplex, message: 'Frame nests deeper than 16 levels' });
+    expect(parseClientFrame(`{"type":"signal","channel":"user:a","event":"e","data":${nested(15)}}`).ok).toBe(true);
+    expect(parseClientFrame(`{"type":"signal","channel":"user:a","event":"e","data":${nested(16)}}`)).toMatchObject({ code: ErrorCode.FrameTooComplex });
+  });
+
+  it('refuses a frame with more than 1,000 members and items', () => {
+    const data = JSON.stringify(Array.from({ length: 1000 }, (_, i) => i));
+    expect(parseClientFrame(`{"type":"signal","channel":"user:a","event":"e","data":${data}}`)).toMatchObject({ code: ErrorCode.FrameTooComplex });
+    const fits = JSON.stringify(Array.from({ length: 990 }, (_, i) => i));
+    expect(parseClientFrame(`{"type":"signal","channel":"user:a","event":"e","data":${fits}}`).ok).toBe(true);
+  });
+
+  it.each(['', 'has space', 'a'.repeat(65), 'new\nline', 'émoji', '<script>'])('refuses the event name %j', (event) => {
+    expect(parseClientFrame(JSON.stringify({ type: 'signal', channel: 'user:a', event }))).toMatchObject({ ok: false, code: ErrorCode.BadRequest });
+  });
+
+  it('keeps error messages short whatever the frame holds', () => {
+    const result = parseClientFrame(JSON.stringify({ type: 'subscribe', channel: 'x'.repeat(60_000), ref: 'y'.repeat(5000) }));
+    expect(result.ok).toBe(false);
+    if (result.ok) throw new Error('unreachable');
+    expect(result.message.length).toBeLessThanOrEqual(240);
+    expect(String(result.ref).length).toBeLessThanOrEqual(64);
+  });
+});
+
+describe('decodeEnvelope bounds', () => {
+  it('drops an envelope nested deeper than 32 levels or larger than 1 MB, without throwing', () => {
+    const deep = `{"v":1,"kind":"signal","channel":"room:r1","event":"e","userId":"u","data":${'['.repeat(40_000)}${']'.repeat(40_000)}}`;
+    expect(decodeEnvelope(deep)).toBeNull();
+    const big = JSON.stringify({ v: 1, kind: 'signal', channel: 'room:r1', event: 'e', userId: 'u', data: 'x'.repeat(1024 * 1024) });
+    expect(decodeEnvelope(big)).toBeNull();
+    const fine = JSON.stringify({ v: 1, kind: 'signal', channel: 'room:r1', event: 'e', userId: 'u', data: JSON.parse('['.repeat(20) + ']'.repeat(20)) });
+    expect(decodeEnvelope(fine)).not.toBeNull();
   });
 });
 
