@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Broker } from '../broker/types.js';
@@ -112,22 +113,33 @@ export function createRelay(options: RelayOptions): Relay {
     setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS).unref();
   }
 
-  const server = createServer(
-    {
-      // Connections that never complete an HTTP request (the upgrade) are closed: an idle
-      // TCP connection otherwise holds a socket for minutes.
-      headersTimeout: options.handshakeTimeoutMs,
-      requestTimeout: options.handshakeTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, options.handshakeTimeoutMs),
-    },
-    (req, res) => {
-      serveHttp(req, res).catch((err) => {
-        logger.error({ err }, 'http request failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: ErrorCode.Internal, message: 'Internal error' } }));
-      });
-    },
-  );
+  const server = createServer((req, res) => {
+    handshakeDone(req.socket);
+    serveHttp(req, res).catch((err) => {
+      logger.error({ err }, 'http request failed');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: ErrorCode.Internal, message: 'Internal error' } }));
+    });
+  });
+
+  // A TCP connection must complete a request (normally the upgrade) in time: one that
+  // sends nothing, or headers at a trickle, would otherwise hold a socket for minutes.
+  const handshakeTimers = new WeakMap<Duplex, NodeJS.Timeout>();
+  server.on('connection', (socket: Socket) => {
+    const timer = setTimeout(() => {
+      metrics.disconnects.inc({ reason: 'handshake_timeout' });
+      socket.destroy();
+    }, options.handshakeTimeoutMs);
+    timer.unref();
+    handshakeTimers.set(socket, timer);
+    socket.once('close', () => handshakeDone(socket));
+  });
+  function handshakeDone(socket: Duplex): void {
+    clearTimeout(handshakeTimers.get(socket));
+    handshakeTimers.delete(socket);
+  }
+  // Between requests on a kept-alive HTTP connection (health checks, metrics scrapes).
+  server.keepAliveTimeout = Math.min(server.keepAliveTimeout, options.handshakeTimeoutMs);
 
   async function serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
@@ -154,6 +166,7 @@ export function createRelay(options: RelayOptions): Relay {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false });
 
   server.on('upgrade', (req, socket, head) => {
+    handshakeDone(socket);
     if ((req.url ?? '').split('?')[0] !== '/ws' || draining) {
       socket.end(`HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;

@@ -139,3 +139,151 @@ describe('crash 2: a deeply nested signal crossing relays', () => {
     expectRelaysAlive();
   });
 });
+
+/** A WebSocket client on a raw TCP socket: it never answers a close frame, as a hostile client would not. */
+async function rawClient(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ socket: Socket; status: number; send(text: string): void; ended: Promise<number>; received: Buffer[] }> {
+  const { hostname, port } = new URL(url);
+  const socket = tcpConnect(Number(port), hostname);
+  const startedAt = Date.now();
+  const ended = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - startedAt)));
+  socket.on('error', () => {});
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  socket.write(
+    `GET /ws HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
+  );
+  const head = await new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))));
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+  // Everything after the handshake response (which ends the first chunk: the server sends nothing before a frame).
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
+  const send = (text: string) => {
+    // A client frame: FIN + text opcode, masked (RFC 6455 §5.3) with a zero mask for brevity.
+    const payload = Buffer.from(text);
+    const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+    socket.write(Buffer.concat([header, Buffer.alloc(4), payload]));
+  };
+  return { socket, status, send, ended, received };
+}
+
+describe('caps, budgets and what follows a refusal', () => {
+  useRelays({
+    MAX_CONNECTIONS_PER_USER: '5',
+    MAX_CONNECTIONS_PER_IP: '30',
+    TRUST_PROXY_HOPS: '1',
+    HANDSHAKE_TIMEOUT_MS: '1000',
+    SUBSCRIBE_RATE: '1',
+    SUBSCRIBE_BURST: '10',
+  });
+
+  it('after a failed auth reads nothing more and destroys a socket that ignores the close frame', async () => {
+    const raw = await rawClient(relayUrls[0]!);
+    expect(raw.status).toBe(101);
+    raw.send(JSON.stringify({ type: 'auth', token: 'not-a-token' }));
+    // Pipelined right behind it: a valid auth that must not be verified or answered.
+    raw.send(JSON.stringify({ type: 'auth', token: await token('mallory') }));
+    const lifetime = await raw.ended;
+    expect(lifetime).toBeLessThan(3000); // ws alone would wait 30 s for the close handshake
+    const bytes = Buffer.concat(raw.received);
+    // One close frame (opcode 8) with 4001, and no welcome.
+    expect(bytes[0]).toBe(0x88);
+    expect(bytes.readUInt16BE(2)).toBe(CloseCode.Unauthorized);
+    expect(bytes.toString('latin1')).not.toContain('welcome');
+  });
+
+  it('closes TCP connections that never complete the upgrade request', async () => {
+    const { hostname, port } = new URL(relayUrls[0]!);
+    const silent = tcpConnect(Number(port), hostname);
+    const partial = tcpConnect(Number(port), hostname);
+    partial.write('GET /ws HTTP/1.1\r\nHost: x\r\n'); // and never the rest
+    const startedAt = Date.now();
+    const closedAfter = (socket: Socket) =>
+      new Promise<number>((resolve) => {
+        socket.on('error', () => {});
+        socket.once('close', () => resolve(Date.now() - startedAt));
+      });
+    const [a, b] = await Promise.all([closedAfter(silent), closedAfter(partial)]);
+    // HANDSHAKE_TIMEOUT_MS is 1,000 here; the server checks once a second.
+    for (const ms of [a, b]) expect(ms).toBeLessThan(4000);
+  });
+
+  it('caps connections per user on one relay with 4008, and frees the slot when one closes', async () => {
+    const held = await Promise.all(Array.from({ length: 5 }, () => connect(0, 'dave')));
+    const extra = await TestClient.open(relayUrls[0]!);
+    extra.send({ type: 'auth', token: await token('dave') });
+    expect(await extra.closed).toEqual({ code: CloseCode.PolicyViolation, reason: 'at most 5 connections per user' });
+    // Another relay counts its own.
+    await connect(1, 'dave');
+    await held[0]!.close();
+    await connect(0, 'dave');
+  });
+
+  it('caps sockets per client address with HTTP 429, reading X-Forwarded-For only as far as trusted', async () => {
+    const opened = await Promise.all(Array.from({ length: 30 }, () => rawClient(relayUrls[0]!, { 'x-forwarded-for': '203.0.113.7' })));
+    expect(opened.map((r) => r.status)).toEqual(Array(30).fill(101));
+    expect((await rawClient(relayUrls[0]!, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(429);
+    // A client cannot dodge the cap by prepending addresses of its own: only the rightmost (the ALB's) counts.
+    expect((await rawClient(relayUrls[0]!, { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' })).status).toBe(429);
+    // Another address is not affected.
+    expect((await rawClient(relayUrls[0]!, { 'x-forwarded-for': '203.0.113.8' })).status).toBe(101);
+    for (const r of opened) r.socket.destroy();
+    await Promise.all(opened.map((r) => r.ended));
+    expect((await rawClient(relayUrls[0]!, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(101);
+  });
+
+  it("holds one signal budget per user across that user's sockets", async () => {
+    const sockets = await Promise.all([connect(0, 'erin'), connect(0, 'erin'), connect(0, 'erin')]);
+    const watcher = await connect(1, 'erin');
+    for (const s of [...sockets, watcher]) await s.subscribe('user:erin');
+    for (const s of sockets) for (let i = 0; i < 30; i++) s.send({ type: 'signal', channel: 'user:erin', event: 'typing', data: i });
+    await Promise.all(sockets.map((s) => s.request({ type: 'ping' })));
+    const limited = sockets.flatMap((s) => s.frames).filter((f) => f.type === 'error' && f.code === ErrorCode.RateLimited).length;
+    // SIGNAL_RATE 20/s with bursts of 40, for the user: three sockets do not triple it.
+    const accepted = 90 - limited;
+    expect(accepted).toBeGreaterThanOrEqual(40);
+    expect(accepted).toBeLessThanOrEqual(50);
+    await probe();
+    expect(watcher.frames.filter((f) => f.type === 'signal').length).toBe(accepted);
+  });
+
+  it("holds one subscribe budget per user across that user's sockets (each subscribe costs an access read)", async () => {
+    const [a, b] = [await connect(0, 'frank'), await connect(1, 'frank')];
+    const replies = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => (i % 2 ? a : b).request({ type: 'subscribe', channel: `user:someone-${i}` })),
+    );
+    const codes = replies.map((r) => r.code);
+    expect(codes.filter((c) => c === ErrorCode.Forbidden)).toHaveLength(16);
+    // Budgets are per relay: each relay allows its burst of 10; 8 each here, so none limited yet.
+    expect(codes.filter((c) => c === ErrorCode.RateLimited)).toHaveLength(0);
+    const more = await Promise.all(Array.from({ length: 6 }, (_, i) => a.request({ type: 'subscribe', channel: `user:other-${i}` })));
+    expect(more.filter((r) => r.code === ErrorCode.RateLimited).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('drops garbage published straight to Redis, counts it, and keeps delivering', async () => {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(stack.redisUrl!);
+    const channel = `room:${roomId}`;
+    const garbage = [
+      `{"v":1,"kind":"signal","channel":"${channel}","event":"e","userId":"u","data":${nested(50_000)}}`,
+      'not json at all',
+      JSON.stringify({ v: 1, kind: 'message', channel, seq: -1, id: '', event: 'x', data: null, ts: 0 }),
+      JSON.stringify({ v: 1, kind: 'signal', channel: 'room:other', event: 'e', userId: 'u', data: null }),
+      `{"v":1,"kind":"signal","channel":"${channel}","event":"e","userId":"u","data":"${'x'.repeat(1_100_000)}"}`,
+    ];
+    try {
+      for (const payload of garbage) await redis.publish(channel, payload);
+    } finally {
+      redis.disconnect();
+    }
+    await probe();
+    expectRelaysAlive();
+    for (const relay of relays) {
+      const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+      expect(Number(/^relay_invalid_envelopes_total (\d+)/m.exec(metrics)?.[1])).toBe(garbage.length);
+    }
+    for (const b of bystanders) expect(b.frames.filter((f) => f.type === 'signal')).toHaveLength(0);
+  });
+});
