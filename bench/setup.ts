@@ -7,8 +7,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { JWKS_PATH } from '../local/api-gateway.js';
-import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../local/dev-keys.js';
 import { freePort } from '../local/redis-server.js';
 import { RELAY_BUNDLE, startRelayProcess } from '../local/relay-process.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
@@ -35,16 +33,12 @@ export const API_PROCESS = 'orchestrator (api+dynalite)';
 export const PEER_SERVER = resolve('bench/peer/socketio-server.mjs');
 const PROFILED_RELAY = resolve('bench/peer/profiled-relay.mjs');
 
-/** The relay environment `startLocalStack` gives its relays. */
+/**
+ * The relay environment `startLocalStack` gives its relays, with the per-address cap
+ * lifted: every benchmark client connects from 127.0.0.1.
+ */
 export function relayEnvOf(stack: LocalStack): Record<string, string> {
-  return {
-    JWT_JWKS_URL: `${stack.apiUrl}${JWKS_PATH}`,
-    JWT_ISSUER: LOCAL_ISSUER,
-    JWT_AUDIENCE: LOCAL_AUDIENCE,
-    MEMBERSHIPS_TABLE: stack.tables.memberships!,
-    DYNAMODB_ENDPOINT: stack.dynamoEndpoint,
-    REDIS_URL: stack.redisUrl!,
-  };
+  return { ...stack.relayEnv, MAX_CONNECTIONS_PER_IP: String(1_000_000) };
 }
 
 /** Starts the Socket.IO peer as a process and waits for `/healthz`. */
@@ -195,6 +189,8 @@ export async function startBench(options: BenchOptions): Promise<BenchEnv> {
   // The build's progress goes to stderr: stdout carries only the JSON results.
   const build = spawnSync(process.execPath, ['socket-relay/build.mjs', RELAY_BUNDLE], { stdio: ['ignore', 2, 2] });
   if (build.status !== 0) throw new Error('building the relay bundle failed');
+  // One owner creates every room: let it own more than the default cap allows.
+  process.env.MAX_ROOMS_PER_USER ??= String(Math.max(500, options.rooms + 1));
   const stack = await startLocalStack({ relays: 0, buildRelay: false });
   if (!stack.redisUrl) {
     await stack.stop();

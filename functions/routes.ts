@@ -39,6 +39,13 @@ export const routes: readonly RouteDefinition[] = [
     publishes: false,
   },
   {
+    routeKey: 'PATCH /rooms/{roomId}/members/{userId}',
+    entry: 'functions/handlers/change-member-role.ts',
+    reads: ['rooms', 'memberships'],
+    writes: ['memberships'],
+    publishes: false,
+  },
+  {
     routeKey: 'DELETE /rooms/{roomId}/members/{userId}',
     entry: 'functions/handlers/remove-member.ts',
     reads: ['rooms', 'memberships'],

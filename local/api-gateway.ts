@@ -122,7 +122,7 @@ function matchRoute(compiled: CompiledRoute[], method: string, path: string) {
   return null;
 }
 
-async function readBody(req: IncomingMessage): Promise<string | null> {
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -130,7 +130,23 @@ async function readBody(req: IncomingMessage): Promise<string | null> {
     if (size > MAX_PAYLOAD_BYTES) return null;
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The event's body fields: text when the bytes are UTF-8, otherwise base64
+ * with `isBase64Encoded`, as API Gateway passes a body it cannot pass as text
+ * (decoding with replacement would turn bad bytes into U+FFFD unseen).
+ */
+function bodyFields(body: Buffer): { body?: string; isBase64Encoded: boolean } {
+  if (body.length === 0) return { isBase64Encoded: false };
+  try {
+    return { body: strictUtf8.decode(body), isBase64Encoded: false };
+  } catch {
+    return { body: body.toString('base64'), isBase64Encoded: true };
+  }
 }
 
 /** API Gateway flattens claims to strings in the v2 event. */
@@ -143,7 +159,7 @@ function flattenClaims(claims: Record<string, unknown>): Record<string, string |
 function toEvent(
   req: IncomingMessage,
   url: URL,
-  body: string,
+  body: Buffer,
   match: { route: CompiledRoute; params: Record<string, string> },
   token: VerifiedToken,
 ): APIGatewayProxyEventV2WithJWTAuthorizer {
@@ -160,8 +176,7 @@ function toEvent(
     headers,
     ...(url.search && { queryStringParameters: query }),
     ...(match.route.params.length > 0 && { pathParameters: match.params }),
-    ...(body !== '' && { body }),
-    isBase64Encoded: false,
+    ...bodyFields(body),
     requestContext: {
       accountId: 'local',
       apiId: 'local',

@@ -40,6 +40,8 @@ export interface LocalStack {
   relays: RelayProcess[];
   dynamoEndpoint: string;
   tables: Record<string, string>;
+  /** The environment its relays get (with REDIS_URL in Redis mode): start more relays with it. */
+  relayEnv: Record<string, string>;
   issuer: DevIssuer;
   mode: 'redis' | 'memory';
   stop(): Promise<void>;
@@ -120,6 +122,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       relays,
       dynamoEndpoint: dynamo.endpoint,
       tables: dynamo.tables,
+      relayEnv: redisUrl ? { ...relayEnv, REDIS_URL: redisUrl } : relayEnv,
       issuer,
       mode,
       stop,

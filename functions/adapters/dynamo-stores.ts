@@ -6,6 +6,7 @@ import {
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
   DeleteItemCommand,
+  type DeleteItemCommandInput,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
@@ -13,7 +14,7 @@ import {
   UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { ChatMessage, Membership, MessageClaim, MessageStore, Room, RoomStore } from '../domain/ports.js';
+import type { ChatMessage, Membership, MembershipPage, MessageClaim, MessageStore, Role, Room, RoomStore } from '../domain/ports.js';
 import { fromAttributes, toAttributes, type AttributeMap } from './dynamo-items.js';
 import { MEMBERSHIPS_BY_USER_INDEX } from './table-schemas.js';
 
@@ -103,8 +104,33 @@ export class DynamoRoomStore implements RoomStore {
     return this.memberships.getMembership(roomId, userId);
   }
 
-  async listMemberships(userId: string): Promise<Membership[]> {
+  async listMemberships(userId: string, page: { limit: number; afterRoomId?: string }): Promise<MembershipPage> {
+    // One item beyond the page tells whether more follow, so the last page says so
+    // (a LastEvaluatedKey alone can point at nothing). A Query page stops at 1 MB:
+    // keep reading until that many items or the end.
+    const want = page.limit + 1;
     const items: Membership[] = [];
+    let start: AttributeMap | undefined = page.afterRoomId === undefined ? undefined : toAttributes({ userId, roomId: page.afterRoomId });
+    do {
+      const out: QueryCommandOutput = await this.db.send(
+        new QueryCommand({
+          TableName: this.tables.memberships,
+          IndexName: MEMBERSHIPS_BY_USER_INDEX,
+          KeyConditionExpression: 'userId = :u',
+          ExpressionAttributeValues: toAttributes({ ':u': userId }),
+          Limit: want - items.length,
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...(out.Items ?? []).map((item) => fromAttributes<Membership>(item)));
+      start = out.LastEvaluatedKey;
+    } while (start && items.length < want);
+    return { memberships: items.slice(0, page.limit), more: items.length > page.limit };
+  }
+
+  async countMemberships(userId: string, upTo: number): Promise<number> {
+    let count = 0;
+    if (upTo <= 0) return 0;
     let start: AttributeMap | undefined;
     do {
       const out: QueryCommandOutput = await this.db.send(
@@ -113,13 +139,30 @@ export class DynamoRoomStore implements RoomStore {
           IndexName: MEMBERSHIPS_BY_USER_INDEX,
           KeyConditionExpression: 'userId = :u',
           ExpressionAttributeValues: toAttributes({ ':u': userId }),
+          Select: 'COUNT',
+          Limit: upTo - count,
           ExclusiveStartKey: start,
         }),
       );
-      items.push(...(out.Items ?? []).map((item) => fromAttributes<Membership>(item)));
+      count += out.Count ?? 0;
       start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+    } while (start && count < upTo);
+    return Math.min(count, upTo);
+  }
+
+  async hasOtherMembers(roomId: string, userId: string): Promise<boolean> {
+    // Two items are enough: user ids are unique within a room, so one of two is someone else.
+    const out = await this.db.send(
+      new QueryCommand({
+        TableName: this.tables.memberships,
+        KeyConditionExpression: 'roomId = :r',
+        ExpressionAttributeValues: toAttributes({ ':r': roomId }),
+        ProjectionExpression: 'userId',
+        Limit: 2,
+        ConsistentRead: true,
+      }),
+    );
+    return (out.Items ?? []).some((item) => fromAttributes<{ userId: string }>(item).userId !== userId);
   }
 
   addMember(membership: Membership): Promise<boolean> {
@@ -134,15 +177,36 @@ export class DynamoRoomStore implements RoomStore {
     );
   }
 
-  removeMember(roomId: string, userId: string): Promise<boolean> {
+  setRole(roomId: string, userId: string, role: Role): Promise<boolean> {
     return conditional(
       this.db.send(
-        new DeleteItemCommand({
+        new UpdateItemCommand({
           TableName: this.tables.memberships,
           Key: toAttributes({ roomId, userId }),
+          UpdateExpression: 'SET #role = :role',
           ConditionExpression: 'attribute_exists(userId)',
+          ExpressionAttributeNames: { '#role': 'role' },
+          ExpressionAttributeValues: toAttributes({ ':role': role }),
         }),
       ),
+    );
+  }
+
+  removeMember(roomId: string, userId: string, ifRole?: Role | null): Promise<boolean> {
+    let condition: Pick<DeleteItemCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> = {
+      ConditionExpression: 'attribute_exists(userId)',
+    };
+    if (ifRole === null) {
+      condition = { ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(#role)', ExpressionAttributeNames: { '#role': 'role' } };
+    } else if (ifRole !== undefined) {
+      condition = {
+        ConditionExpression: '#role = :role',
+        ExpressionAttributeNames: { '#role': 'role' },
+        ExpressionAttributeValues: toAttributes({ ':role': ifRole }),
+      };
+    }
+    return conditional(
+      this.db.send(new DeleteItemCommand({ TableName: this.tables.memberships, Key: toAttributes({ roomId, userId }), ...condition })),
     );
   }
 }

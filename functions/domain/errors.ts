@@ -20,3 +20,4 @@ export const forbidden = (message: string) => new DomainError(ErrorCode.Forbidde
 export const notFound = (message: string) => new DomainError(ErrorCode.NotFound, message);
 export const conflict = (message: string) => new DomainError(ErrorCode.Conflict, message);
 export const badRequest = (message: string) => new DomainError(ErrorCode.BadRequest, message);
+export const limitExceeded = (message: string) => new DomainError(ErrorCode.LimitExceeded, message);

@@ -11,11 +11,26 @@ export interface Room {
   createdAt: string;
 }
 
+/** What a member may do in a room (see functions/domain/roles.ts for the rules). */
+export type Role = 'owner' | 'admin' | 'member';
+
 export interface Membership {
   roomId: string;
   userId: string;
   addedBy: string;
   joinedAt: string;
+  /**
+   * Absent on memberships written before rooms had roles: those read as
+   * `owner` for the room's `createdBy` and `member` for everyone else.
+   */
+  role?: Role;
+}
+
+/** One page of a user's memberships, ordered by room id. */
+export interface MembershipPage {
+  memberships: Membership[];
+  /** Whether more memberships follow the last one of this page. */
+  more: boolean;
 }
 
 export interface ChatMessage {
@@ -33,12 +48,24 @@ export interface RoomStore {
   getRoom(roomId: string): Promise<Room | null>;
   getRooms(roomIds: string[]): Promise<Room[]>;
   getMembership(roomId: string, userId: string): Promise<Membership | null>;
-  /** Room ids the user belongs to, ordered by room id. */
-  listMemberships(userId: string): Promise<Membership[]>;
+  /**
+   * Up to `limit` of the user's memberships, ordered by room id, starting
+   * after `afterRoomId` when given. Reads one page, never the whole list.
+   */
+  listMemberships(userId: string, page: { limit: number; afterRoomId?: string }): Promise<MembershipPage>;
+  /** How many rooms the user belongs to, counting no further than `upTo` (so the cost is bounded). */
+  countMemberships(userId: string, upTo: number): Promise<number>;
+  /** Whether the room has any member other than `userId`. */
+  hasOtherMembers(roomId: string, userId: string): Promise<boolean>;
   /** Returns false when the membership already existed (nothing written). */
   addMember(membership: Membership): Promise<boolean>;
-  /** Returns false when there was no such membership. */
-  removeMember(roomId: string, userId: string): Promise<boolean>;
+  /** Sets the member's role; returns false when there is no such membership (nothing written). */
+  setRole(roomId: string, userId: string, role: Role): Promise<boolean>;
+  /**
+   * Returns false when there was no such membership, or (with `ifRole`) when its
+   * stored role is no longer the one given (`null`: a membership with no stored role).
+   */
+  removeMember(roomId: string, userId: string, ifRole?: Role | null): Promise<boolean>;
 }
 
 /** An idempotency claim for `(roomId, clientMessageId)`: who holds it and which seq it last tried. */

@@ -1,40 +1,126 @@
 /**
- * Rooms and memberships. Any member may invite; a member may leave, and the
- * room's creator may remove anyone. Removal publishes a revoke envelope so
- * every relay drops the removed user's live subscriptions at once.
+ * Rooms and memberships, with owner / admin / member roles (the rules are in
+ * roles.ts). Removal publishes a revoke envelope so every relay drops the
+ * removed user's live subscriptions at once.
+ *
+ * How many rooms one user belongs to is capped (`maxRoomsPerUser`), so nobody
+ * can be put into rooms without bound by others; creating a room counts too.
+ * The count is read before the write, from an eventually consistent index, so
+ * concurrent adds of one user can overshoot the cap by at most their number.
  */
-import { encodeEnvelope, ENVELOPE_VERSION, roomChannel } from '../../protocol/index.js';
-import { forbidden, notFound } from './errors.js';
+import { encodeEnvelope, ENVELOPE_VERSION, ID_PATTERN, roomChannel } from '../../protocol/index.js';
+import { checkDisplayName } from './display-name.js';
+import { badRequest, conflict, forbidden, limitExceeded, notFound } from './errors.js';
 import { newRoomId } from './ids.js';
-import type { Membership, Publisher, Room, RoomStore } from './ports.js';
+import type { Membership, Publisher, Role, Room, RoomStore } from './ports.js';
+import { addRefusal, removeDecision, roleChange, roleOf, type AddableRole } from './roles.js';
+
+/** Rooms one user may belong to (created or added to by others). */
+export const MAX_ROOMS_PER_USER = 500;
+/** Longest room name, in UTF-16 code units after normalization. */
+export const MAX_ROOM_NAME_LENGTH = 100;
+export const ROOMS_PAGE_DEFAULT_LIMIT = 50;
+export const ROOMS_PAGE_MAX_LIMIT = 100;
 
 export interface RoomDeps {
   rooms: RoomStore;
   publisher: Publisher;
   now?: () => Date;
+  /** @default MAX_ROOMS_PER_USER */
+  maxRoomsPerUser?: number;
 }
 /** What the routes that only touch the store need. */
 export type RoomStoreDeps = Omit<RoomDeps, 'publisher'>;
 
+/** A membership as the API returns it: always with its (possibly inferred) role. */
+export type MemberView = Membership & { role: Role };
+
+const view = (membership: Membership, room: Pick<Room, 'createdBy'>): MemberView => ({ ...membership, role: roleOf(membership, room) });
+const nowIso = (deps: RoomStoreDeps) => (deps.now?.() ?? new Date()).toISOString();
+
+/** Normalizes the name (NFC, trimmed) or throws `bad_request` saying what is wrong with it. */
+export function roomName(raw: string): string {
+  const checked = checkDisplayName(raw, MAX_ROOM_NAME_LENGTH);
+  if (!checked.ok) throw badRequest(`body.name: the room name ${checked.problem}`);
+  return checked.value;
+}
+
 export async function createRoom(deps: RoomStoreDeps, userId: string, name: string): Promise<Room> {
-  const createdAt = (deps.now?.() ?? new Date()).toISOString();
-  const room: Room = { roomId: newRoomId(), name, createdBy: userId, createdAt };
-  await deps.rooms.createRoom(room, { roomId: room.roomId, userId, addedBy: userId, joinedAt: createdAt });
+  const cleanName = roomName(name);
+  await requireRoomToSpare(deps, userId, true);
+  const createdAt = nowIso(deps);
+  const room: Room = { roomId: newRoomId(), name: cleanName, createdBy: userId, createdAt };
+  await deps.rooms.createRoom(room, { roomId: room.roomId, userId, addedBy: userId, joinedAt: createdAt, role: 'owner' });
   return room;
+}
+
+/** Throws `limit_exceeded` when the user already belongs to the maximum number of rooms. */
+async function requireRoomToSpare(deps: RoomStoreDeps, userId: string, self: boolean): Promise<void> {
+  const max = deps.maxRoomsPerUser ?? MAX_ROOMS_PER_USER;
+  if ((await deps.rooms.countMemberships(userId, max)) >= max) {
+    const subject = self ? 'You already belong' : `User ${userId} already belongs`;
+    throw limitExceeded(`${subject} to ${max} rooms, the most one user may be in; a room must be left first`);
+  }
 }
 
 export interface RoomSummary extends Room {
   joinedAt: string;
+  role: Role;
 }
 
-export async function listRooms(deps: RoomStoreDeps, userId: string): Promise<RoomSummary[]> {
-  const memberships = await deps.rooms.listMemberships(userId);
+export interface RoomsPage {
+  rooms: RoomSummary[];
+  /** Pass as `cursor` for the next page; null when this page reached the end. */
+  nextCursor: string | null;
+}
+
+/**
+ * One page of the caller's rooms, ordered by room id. A page can hold fewer
+ * than `limit` rooms (a membership whose room is gone is skipped); only a null
+ * `nextCursor` means the end.
+ */
+export async function listRooms(
+  deps: RoomStoreDeps,
+  userId: string,
+  page: { limit?: number; cursor?: string } = {},
+): Promise<RoomsPage> {
+  const limit = page.limit ?? ROOMS_PAGE_DEFAULT_LIMIT;
+  const afterRoomId = page.cursor === undefined ? undefined : decodeRoomsCursor(page.cursor, userId);
+  const { memberships, more } = await deps.rooms.listMemberships(userId, { limit, ...(afterRoomId && { afterRoomId }) });
   const rooms = await deps.rooms.getRooms(memberships.map((m) => m.roomId));
   const byId = new Map(rooms.map((r) => [r.roomId, r]));
-  return memberships.flatMap((m) => {
-    const room = byId.get(m.roomId);
-    return room ? [{ ...room, joinedAt: m.joinedAt }] : [];
-  });
+  const last = memberships.at(-1);
+  return {
+    rooms: memberships.flatMap((m) => {
+      const room = byId.get(m.roomId);
+      return room ? [{ ...room, joinedAt: m.joinedAt, role: roleOf(m, room) }] : [];
+    }),
+    nextCursor: more && last ? encodeRoomsCursor(userId, last.roomId) : null,
+  };
+}
+
+/**
+ * Cursors are opaque to clients: base64url of `{"u": userId, "r": lastRoomId}`.
+ * The user id is checked so that a cursor from another caller's listing is
+ * refused rather than silently giving a wrong page.
+ */
+export const encodeRoomsCursor = (userId: string, roomId: string): string =>
+  Buffer.from(JSON.stringify({ u: userId, r: roomId })).toString('base64url');
+
+const CURSOR_PATTERN = /^[A-Za-z0-9_-]{1,400}$/;
+
+function decodeRoomsCursor(cursor: string, userId: string): string {
+  const refuse = () => badRequest('query.cursor: not a cursor from this caller’s GET /rooms; omit it to start from the first page');
+  if (!CURSOR_PATTERN.test(cursor)) throw refuse();
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw refuse();
+  }
+  const { u, r } = (value ?? {}) as { u?: unknown; r?: unknown };
+  if (u !== userId || typeof r !== 'string' || !ID_PATTERN.test(r)) throw refuse();
+  return r;
 }
 
 /** Throws `not_found` for an unknown room and `forbidden` when the user is not a member. */
@@ -46,33 +132,88 @@ export async function requireMember(rooms: RoomStore, roomId: string, userId: st
   throw forbidden(`You are not a member of room ${roomId}`);
 }
 
+/** The room, the actor's membership and the target's (null when not a member), read together. */
+async function readParties(rooms: RoomStore, roomId: string, actorId: string, targetId: string) {
+  const [room, actor, target] = await Promise.all([
+    rooms.getRoom(roomId),
+    rooms.getMembership(roomId, actorId),
+    actorId === targetId ? null : rooms.getMembership(roomId, targetId),
+  ]);
+  if (!room) throw notFound(`Room ${roomId} does not exist`);
+  if (!actor) throw forbidden(`You are not a member of room ${roomId}`);
+  return { room, actor, actorRole: roleOf(actor, room), target: actorId === targetId ? actor : target };
+}
+
+/**
+ * Adds `userId` as `role` (default member). Owner and admins may add; only the
+ * owner may add an admin. Adding someone who already is a member changes
+ * nothing and returns their membership (`created: false`).
+ */
 export async function addMember(
   deps: RoomStoreDeps,
   actorId: string,
   roomId: string,
   userId: string,
-): Promise<{ membership: Membership; created: boolean }> {
-  await requireMember(deps.rooms, roomId, actorId);
-  const membership: Membership = {
-    roomId,
-    userId,
-    addedBy: actorId,
-    joinedAt: (deps.now?.() ?? new Date()).toISOString(),
-  };
-  const created = await deps.rooms.addMember(membership);
-  if (created) return { membership, created };
-  return { membership: (await deps.rooms.getMembership(roomId, userId)) ?? membership, created };
+  role: AddableRole = 'member',
+): Promise<{ membership: MemberView; created: boolean }> {
+  const { room, actorRole, target } = await readParties(deps.rooms, roomId, actorId, userId);
+  const refusal = addRefusal(actorRole, role);
+  if (refusal) throw forbidden(refusal);
+  if (target) return { membership: view(target, room), created: false };
+  await requireRoomToSpare(deps, userId, false);
+  const membership: Membership = { roomId, userId, addedBy: actorId, joinedAt: nowIso(deps), role };
+  if (await deps.rooms.addMember(membership)) return { membership: view(membership, room), created: true };
+  // Added meanwhile by someone else: theirs stands.
+  const existing = await deps.rooms.getMembership(roomId, userId);
+  return { membership: view(existing ?? membership, room), created: false };
 }
 
-export async function removeMember(deps: RoomDeps, actorId: string, roomId: string, userId: string): Promise<void> {
-  const room = await deps.rooms.getRoom(roomId);
-  if (!room) throw notFound(`Room ${roomId} does not exist`);
-  const actorIsMember = (await deps.rooms.getMembership(roomId, actorId)) !== null;
-  if (!actorIsMember) throw forbidden(`You are not a member of room ${roomId}`);
-  if (actorId !== userId && room.createdBy !== actorId) {
-    throw forbidden('Only the room creator can remove other members; members can remove themselves');
+/**
+ * Sets a member's role. Only the owner changes roles. Setting another
+ * member's role to `owner` transfers ownership: the target becomes owner
+ * first, then the previous owner becomes admin, so a crash between the two
+ * writes leaves two owners (either can finish the job), never none.
+ */
+export async function changeRole(
+  deps: RoomStoreDeps,
+  actorId: string,
+  roomId: string,
+  userId: string,
+  role: Role,
+): Promise<MemberView> {
+  const { room, actorRole, target } = await readParties(deps.rooms, roomId, actorId, userId);
+  if (!target) throw notFound(`User ${userId} is not a member of room ${roomId}`);
+  const change = roleChange(actorRole, role, actorId === userId);
+  switch (change.kind) {
+    case 'refused':
+      throw change.code === 'forbidden' ? forbidden(change.reason) : conflict(change.reason);
+    case 'none':
+      return view(target, room);
+    case 'set':
+    case 'transfer':
+      if (!(await deps.rooms.setRole(roomId, userId, role))) throw notFound(`User ${userId} is not a member of room ${roomId}`);
+      if (change.kind === 'transfer') await deps.rooms.setRole(roomId, actorId, 'admin');
+      return { ...target, role };
   }
-  if (!(await deps.rooms.removeMember(roomId, userId))) {
+}
+
+/**
+ * Removes `userId`. Anyone may leave, except the owner while others remain
+ * (`conflict`: transfer ownership first); the owner may remove anyone; an
+ * admin may remove members. Stored first, then a revoke is published.
+ */
+export async function removeMember(deps: RoomDeps, actorId: string, roomId: string, userId: string): Promise<void> {
+  const { room, actorRole, target } = await readParties(deps.rooms, roomId, actorId, userId);
+  if (!target) throw notFound(`User ${userId} is not a member of room ${roomId}`);
+  const decision = removeDecision(actorRole, roleOf(target, room), actorId === userId);
+  if (decision.allowed === false) throw forbidden(decision.reason);
+  if (decision.allowed === 'if-alone' && (await deps.rooms.hasOtherMembers(roomId, userId))) {
+    throw conflict('The owner cannot leave while other members remain; transfer ownership first (PATCH a member’s role to owner)');
+  }
+  // Only if the role the decision was made on still holds: a member being promoted
+  // (to owner by a transfer, say) meanwhile is not removed on the strength of the old role.
+  if (!(await deps.rooms.removeMember(roomId, userId, target.role ?? null))) {
+    if (await deps.rooms.getMembership(roomId, userId)) throw conflict(`The role of ${userId} changed meanwhile; retry the request`);
     throw notFound(`User ${userId} is not a member of room ${roomId}`);
   }
   // Persisted first; now tell the relays to cut live delivery to that user.

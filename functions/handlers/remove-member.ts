@@ -1,4 +1,4 @@
-/** DELETE /rooms/{roomId}/members/{userId} → 204. Leave, or (room creator) remove someone. */
+/** DELETE /rooms/{roomId}/members/{userId} → 204. Leave, or remove someone (owner: anyone; admin: members). */
 import { removeMember } from '../domain/rooms.js';
 import { getPublisher } from '../lib/publisher.js';
 import { getStores } from '../lib/stores.js';

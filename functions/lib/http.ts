@@ -30,6 +30,7 @@ const statusByCode: Record<string, number> = {
   [ErrorCode.Forbidden]: 403,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.Conflict]: 409,
+  [ErrorCode.LimitExceeded]: 409,
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Unavailable]: 503,
@@ -59,19 +60,60 @@ function scopesFromClaim(scope: unknown): string[] {
   return typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
 }
 
-/** Parses the JSON body against `schema`; oversize → 413, not JSON → 400 invalid_json, wrong shape → 400. */
+/**
+ * Parses the JSON body against `schema`. Oversize → 413; bytes that are not
+ * UTF-8, text that is not JSON, or a string escape that is not Unicode (an
+ * unpaired surrogate such as `"\ud800"`) → 400 invalid_json; wrong shape → 400.
+ */
 export function parseBody<T extends z.ZodMiniType>(event: HttpEvent, schema: T): z.infer<T> {
-  const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
-    throw new DomainError(ErrorCode.PayloadTooLarge, `Request body exceeds ${MAX_BODY_BYTES} bytes`);
-  }
+  const raw = bodyText(event);
   let value: unknown;
   try {
-    value = JSON.parse(raw);
-  } catch {
+    // The reviver costs a call per value, so it runs only when a surrogate could be there.
+    value = MAYBE_SURROGATE.test(raw) ? JSON.parse(raw, refuseLoneSurrogates) : JSON.parse(raw);
+  } catch (err) {
+    if (err instanceof DomainError) throw err;
     throw new DomainError(ErrorCode.InvalidJson, 'Request body is not valid JSON');
   }
   return validate(schema, value, 'body');
+}
+
+/** Refuses rather than replaces: `fatal` makes a malformed byte sequence throw instead of becoming U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The body as text. API Gateway passes a body it cannot pass as text base64
+ * encoded (`isBase64Encoded`); its bytes must be UTF-8, as JSON requires.
+ */
+function bodyText(event: HttpEvent): string {
+  if (event.body === undefined) return '';
+  const tooLarge = () => new DomainError(ErrorCode.PayloadTooLarge, `Request body exceeds ${MAX_BODY_BYTES} bytes`);
+  if (!event.isBase64Encoded) {
+    if (Buffer.byteLength(event.body, 'utf8') > MAX_BODY_BYTES) throw tooLarge();
+    return event.body;
+  }
+  // 4 base64 characters per 3 bytes: refuse an oversize body before decoding it.
+  if (event.body.length > Math.ceil(MAX_BODY_BYTES / 3) * 4 + 4) throw tooLarge();
+  const bytes = Buffer.from(event.body, 'base64');
+  if (bytes.length > MAX_BODY_BYTES) throw tooLarge();
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new DomainError(ErrorCode.InvalidJson, 'Request body is not valid UTF-8; send JSON encoded as UTF-8');
+  }
+}
+
+/** With the `u` flag a surrogate class matches only unpaired surrogates. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+/** A `\uD800`–`\uDFFF` escape, or a raw unpaired surrogate. */
+const MAYBE_SURROGATE = /\\u[dD][89a-fA-F]|[\uD800-\uDFFF]/u;
+
+/** A JSON.parse reviver: strings (values and keys) must be Unicode text, which storage can keep as is. */
+function refuseLoneSurrogates(key: string, value: unknown): unknown {
+  if ((typeof value === 'string' && LONE_SURROGATE.test(value)) || LONE_SURROGATE.test(key)) {
+    throw new DomainError(ErrorCode.InvalidJson, 'Request body has a \\u escape of an unpaired surrogate (D800–DFFF), which is not valid Unicode');
+  }
+  return value;
 }
 
 /** Validates `value` (path parameters, query string) against `schema`. */

@@ -214,7 +214,7 @@ describe('authorization', () => {
     await new Promise((r) => setTimeout(r, 200));
     for (const bob of bobs) expect(bob.messages(channel)).toHaveLength(0);
     expect((await bobs[0]!.subscribe(channel))).toMatchObject({ type: 'error', code: 'forbidden' });
-    // Only the creator removes others; members may leave.
+    // A plain member may not remove the owner (only the owner and admins remove others); members may leave.
     const carolApi = apiClient(stack.apiUrl, await token('carol'));
     expect((await carolApi.delete(`/rooms/${roomId}/members/alice`)).status).toBe(403);
     expect((await carolApi.delete(`/rooms/${roomId}/members/carol`)).status).toBe(204);

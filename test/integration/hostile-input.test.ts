@@ -7,8 +7,6 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode, ErrorCode } from '../../protocol/index.js';
-import { JWKS_PATH } from '../../local/api-gateway.js';
-import { LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../local/dev-keys.js';
 import { startRelayProcess, type RelayProcess } from '../../local/relay-process.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { apiClient } from '../helpers/api.js';
@@ -56,15 +54,7 @@ afterAll(() => stack?.stop());
  */
 function useRelays(env: Record<string, string> = {}): void {
   beforeAll(async () => {
-    const relayEnv = {
-      JWT_JWKS_URL: `${stack.apiUrl}${JWKS_PATH}`,
-      JWT_ISSUER: LOCAL_ISSUER,
-      JWT_AUDIENCE: LOCAL_AUDIENCE,
-      MEMBERSHIPS_TABLE: stack.tables.memberships!,
-      DYNAMODB_ENDPOINT: stack.dynamoEndpoint,
-      REDIS_URL: stack.redisUrl!,
-      ...env,
-    };
+    const relayEnv = { ...stack.relayEnv, ...env };
     relays = await Promise.all([startRelayProcess(relayEnv), startRelayProcess(relayEnv)]);
     relayUrls = relays.map((r) => r.wsUrl);
     bystanders = [await connect(0, 'bob'), await connect(1, 'bob')];

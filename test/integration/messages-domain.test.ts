@@ -315,8 +315,8 @@ describe('rooms', () => {
     const room = await createRoom(d, 'alice', 'town hall');
     expect(room).toMatchObject({ name: 'town hall', createdBy: 'alice' });
     expect(await requireMember(rooms, room.roomId, 'alice')).toMatchObject({ roomId: room.roomId, userId: 'alice', addedBy: 'alice' });
-    const listed = await listRooms(d, 'alice');
-    expect(listed.find((r) => r.roomId === room.roomId)).toMatchObject({ name: 'town hall', joinedAt: room.createdAt });
+    const listed = await listRooms(d, 'alice', { limit: 100 });
+    expect(listed.rooms.find((r) => r.roomId === room.roomId)).toMatchObject({ name: 'town hall', joinedAt: room.createdAt, role: 'owner' });
   });
 
   it('requireMember tells an unknown room (not_found) from a non-member (forbidden)', async () => {
@@ -325,14 +325,17 @@ describe('rooms', () => {
     expect((await domainError(requireMember(rooms, roomId, 'mallory'))).code).toBe('forbidden');
   });
 
-  it('addMember twice reports created:false and keeps the original membership', async () => {
+  it('addMember twice reports created:false and keeps the original membership, role included', async () => {
     const roomId = await roomWith('alice', 'carol');
     const d: RoomDeps = { rooms, publisher: new RecordingPublisher(), now: () => new Date('2030-01-01T00:00:00Z') };
     const first = await addMember(d, 'alice', roomId, 'bob');
     expect(first.created).toBe(true);
-    const again = await addMember({ ...d, now: () => new Date('2031-01-01T00:00:00Z') }, 'carol', roomId, 'bob');
+    await addMember(d, 'alice', roomId, 'carol'); // carol already there
+    const again = await addMember({ ...d, now: () => new Date('2031-01-01T00:00:00Z') }, 'alice', roomId, 'bob', 'admin');
     expect(again.created).toBe(false);
-    expect(again.membership).toEqual({ roomId, userId: 'bob', addedBy: 'alice', joinedAt: '2030-01-01T00:00:00.000Z' });
+    expect(again.membership).toEqual({ roomId, userId: 'bob', addedBy: 'alice', joinedAt: '2030-01-01T00:00:00.000Z', role: 'member' });
+    // A plain member may not add anyone, not even someone already in the room.
+    expect((await domainError(addMember(d, 'carol', roomId, 'bob'))).code).toBe('forbidden');
   });
 
   it('addMember by a non-member is forbidden', async () => {
@@ -352,7 +355,7 @@ describe('rooms', () => {
     expect((await domainError(requireMember(rooms, roomId, 'bob'))).code).toBe('forbidden');
   });
 
-  it('lets members remove themselves but only the creator remove others', async () => {
+  it('lets members remove themselves but not others', async () => {
     const roomId = await roomWith('alice', 'bob', 'carol');
     const d = roomDeps();
     expect((await domainError(removeMember(d, 'bob', roomId, 'carol'))).code).toBe('forbidden');
