@@ -167,6 +167,9 @@ export function createRelay(options: RelayOptions): Relay {
 
   server.on('upgrade', (req, socket, head) => {
     handshakeDone(socket);
+    // Node's HTTP server drops its own error listener from an upgrading socket: without
+    // one, a client resetting the connection while it is refused would end the process.
+    socket.on('error', onSocketError);
     if ((req.url ?? '').split('?')[0] !== '/ws' || draining) {
       socket.end(`HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
       return;

@@ -1,4 +1,5 @@
 // Covers the shared protocol: channel parsing, envelope decoding, client-frame parsing and close-code ranges.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   checkJsonShape,
@@ -74,6 +75,32 @@ describe('checkJsonShape', () => {
     expect(checkJsonShape(nested(4), limits)).toEqual({ bound: 'depth', limit: 3 });
     expect(checkJsonShape(nested(1_000_000), limits)).toEqual({ bound: 'depth', limit: 3 });
     expect(checkJsonShape(`{"a":{"b":{"c":{"d":1}}}}`, limits)).toEqual({ bound: 'depth', limit: 3 });
+  });
+
+  it('agrees with the parsed value on depth and member count, for any JSON (fast-check, seeded)', () => {
+    /** Depth and members+items of a parsed value, the slow way. */
+    const measure = (value: unknown, level = 0): { depth: number; elements: number } => {
+      if (value === null || typeof value !== 'object') return { depth: level, elements: 0 };
+      const children = Array.isArray(value) ? value : Object.values(value);
+      let depth = level + 1;
+      let elements = children.length;
+      for (const child of children) {
+        const m = measure(child, level + 1);
+        depth = Math.max(depth, m.depth);
+        elements += m.elements;
+      }
+      return { depth, elements };
+    };
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.boolean(), (value, pretty) => {
+        const text = JSON.stringify(value, null, pretty ? 2 : undefined);
+        const { depth, elements } = measure(value);
+        expect(checkJsonShape(text, { maxDepth: depth, maxElements: elements })).toBeNull();
+        if (depth > 0) expect(checkJsonShape(text, { maxDepth: depth - 1, maxElements: elements })).toMatchObject({ bound: 'depth' });
+        if (elements > 0) expect(checkJsonShape(text, { maxDepth: depth, maxElements: elements - 1 })).toMatchObject({ bound: 'elements' });
+      }),
+      { seed: 20261201, numRuns: 2000 },
+    );
   });
 
   it('ignores brackets, braces and commas inside strings, including escaped quotes', () => {
