@@ -184,6 +184,26 @@ describe('caps, budgets and what follows a refusal', () => {
     expect(bytes.toString('latin1')).not.toContain('welcome');
   });
 
+  it('survives clients that reset the connection while their upgrade is refused (found by this suite: the old relay exited)', async () => {
+    const { hostname, port } = new URL(relayUrls[0]!);
+    const key = Buffer.from('0123456789abcdef').toString('base64');
+    const attempts = Array.from({ length: 300 }, (_, i) => {
+      const socket = tcpConnect(Number(port), hostname);
+      socket.on('error', () => {});
+      socket.on('connect', () => {
+        // A wrong path (404), or an address over its cap (429): refused before the handshake.
+        const path = i % 2 ? '/nope' : '/ws';
+        const forwarded = i % 2 ? '' : 'X-Forwarded-For: 203.0.113.99\r\n';
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${forwarded}\r\n`);
+        socket.resetAndDestroy();
+      });
+      return new Promise((resolve) => socket.once('close', resolve));
+    });
+    await Promise.all(attempts);
+    await probe();
+    expectRelaysAlive();
+  });
+
   it('closes TCP connections that never complete the upgrade request', async () => {
     const { hostname, port } = new URL(relayUrls[0]!);
     const silent = tcpConnect(Number(port), hostname);
