@@ -18,7 +18,7 @@ import { clientIp } from './client-ip.js';
 import { handleFrame, parseClientFrame, type CommandContext } from './commands.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { resyncAfterBrokerGap } from './resync.js';
-import { WsTransport } from './ws-transport.js';
+import { rawSocketOf, WsTransport } from './ws-transport.js';
 import { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Presence } from './presence.js';
@@ -194,7 +194,12 @@ export function createRelay(options: RelayOptions): Relay {
     wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, ip));
   });
 
+  let checkedWsInternals = false;
   function onSocket(ws: WebSocket, ip: string): void {
+    if (!checkedWsInternals) {
+      checkedWsInternals = true;
+      if (!rawSocketOf(ws)) logger.error('ws no longer exposes its socket where ws 8 did: writing frames one by one through ws.send (slower); check the ws version');
+    }
     let connection: Connection | null = null;
     /** Frames that arrived after `auth` while the token was being verified (clients may pipeline). */
     let early: string[] | null = null;

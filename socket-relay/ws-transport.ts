@@ -8,7 +8,7 @@
  * per frame) is most of the relay's fan-out cost. Every frame of a connection
  * goes through the batch, so their order is kept.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { SharedFrame, Transport } from './connection.js';
 import { CloseCode } from '../protocol/codes.js';
@@ -22,24 +22,44 @@ function flushAll(): void {
   for (const transport of transports) transport.flush();
 }
 
+/**
+ * The net.Socket under a `ws` WebSocket, or null when it is not where ws 8
+ * keeps it (`_socket`, private). The one place that relies on ws's internals:
+ * with permessage-deflate off, ws's Sender never queues, so whole frames
+ * written straight to the socket interleave safely with the control frames
+ * (ping, close) ws writes itself. ws is pinned to an exact version; should an
+ * update move the field, the transport falls back to the public `ws.send`.
+ */
+export function rawSocketOf(ws: WebSocket): Socket | null {
+  const socket = (ws as unknown as { _socket?: unknown })._socket;
+  return socket instanceof Socket ? socket : null;
+}
+
 /** A connection's way out: frames batched per tick, written whole to the socket. */
 export class WsTransport implements Transport {
   private frames: Buffer[] = [];
-  private readonly socket: Socket;
+  /** Null: ws's internals moved; frames go out one by one through `ws.send` (slower, correct). */
+  private readonly socket: Socket | null;
 
-  constructor(private readonly ws: WebSocket) {
-    // ws keeps the net.Socket private. With permessage-deflate off its Sender never
-    // queues, so whole frames written straight to the socket interleave safely with
-    // the control frames (ping, close) ws writes itself.
-    this.socket = (ws as unknown as { _socket: Socket })._socket;
+  constructor(
+    private readonly ws: WebSocket,
+    socket: Socket | null = rawSocketOf(ws),
+  ) {
+    this.socket = socket;
   }
 
   send(data: string): void {
+    if (!this.socket) return this.sendPublic(data);
     this.enqueue(encodeTextFrame(data));
   }
 
   sendShared(frame: SharedFrame): void {
+    if (!this.socket) return this.sendPublic(frame.text);
     this.enqueue((frame.wire ??= encodeTextFrame(frame.text)));
+  }
+
+  private sendPublic(text: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
   }
 
   /**
@@ -48,7 +68,7 @@ export class WsTransport implements Transport {
    * reads, and counting it would cut off healthy clients during a burst.
    */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket ? this.socket.writableLength : this.ws.bufferedAmount;
   }
 
   close(code: number, reason: string): void {
@@ -66,7 +86,7 @@ export class WsTransport implements Transport {
     if (frames.length === 0) return;
     this.discard();
     // Once ws has sent or answered a close frame, no data frame may follow it (RFC 6455 §5.5.1).
-    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.readyState !== this.ws.OPEN || !this.socket) return;
     this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
 
