@@ -66,9 +66,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     const exp = payload.exp!;
     const now = Math.floor(Date.now() / 1000);
     if (payload.iat !== undefined && payload.iat > now + tolerance) throw new TokenError('token claim iat is invalid');
-    if (exp - (payload.iat ?? now) > maxLifetime || exp - now > maxLifetime + tolerance) {
-      throw new TokenError(`token lifetime exceeds ${maxLifetime} s`);
-    }
+    // The lifetime from issue (or, without `iat`, from now) to expiry; skew tolerated as on every time claim.
+    if (exp - Math.min(payload.iat ?? now, now) > maxLifetime + tolerance) throw new TokenError(`token lifetime exceeds ${maxLifetime} s`);
     // Like API Gateway's JWT authorizer: `aud` must contain the audience, or, for tokens
     // without `aud` (Cognito access tokens), `client_id` must equal it.
     if (options.audience !== undefined && !audienceMatches(payload, options.audience)) {

@@ -82,7 +82,6 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
       maxBufferedBytes: config.MAX_BUFFERED_BYTES,
       frameRate: config.FRAME_RATE,
       frameBurst: config.FRAME_BURST,
-      signalRate: config.SIGNAL_RATE,
       maxSignalBytes: config.MAX_SIGNAL_BYTES,
     },
     userLimits: {
@@ -92,6 +91,7 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
       subscribeBurst: config.SUBSCRIBE_BURST,
     },
     maxConnectionsPerIp: config.MAX_CONNECTIONS_PER_IP,
+    maxPendingPerIp: config.MAX_PENDING_PER_IP,
     trustProxyHops: config.TRUST_PROXY_HOPS,
     handshakeTimeoutMs: config.HANDSHAKE_TIMEOUT_MS,
     maxPayloadBytes: config.MAX_PAYLOAD_BYTES,

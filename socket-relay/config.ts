@@ -3,6 +3,7 @@
  * is reported at once, naming the variable to fix.
  */
 import * as z from '../protocol/zod.js';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SEC, DEFAULT_TOKEN_ALGORITHMS } from './auth.js';
 
 /** Unset and empty (common in compose files) both mean "not configured". */
 const blankAsUnset = (value: unknown) => (value === '' ? undefined : value);
@@ -50,6 +51,8 @@ const Env = z.object({
   MAX_CONNECTIONS_PER_USER: int(100, 1),
   /** Sockets (authenticated or not) one client IP may hold on one relay; more get HTTP 429 at the upgrade. */
   MAX_CONNECTIONS_PER_IP: int(1000, 1),
+  /** Of those, sockets not yet authenticated (each may make ws buffer up to a whole frame). */
+  MAX_PENDING_PER_IP: int(64, 1),
   /**
    * Proxies in front of the relay that append to X-Forwarded-For (1: an ALB; 2: CloudFront then
    * an ALB). 0 trusts no header and uses the TCP peer address.
@@ -63,10 +66,10 @@ const Env = z.object({
       z.string(),
       z.transform((v) => v.split(',').map((a) => a.trim()).filter(Boolean)),
     ).check(z.refine((algs: string[]) => algs.length > 0 && algs.every((a) => /^(RS|PS|ES)(256|384|512)$|^EdDSA$/.test(a)), 'must list asymmetric JWS algorithms, e.g. RS256,ES256')),
-    ['RS256', 'ES256'],
+    DEFAULT_TOKEN_ALGORITHMS,
   ),
   /** Longest token lifetime accepted (`exp` - `iat`, and `exp` - now), in seconds. */
-  JWT_MAX_LIFETIME_SEC: int(24 * 60 * 60, 60),
+  JWT_MAX_LIFETIME_SEC: int(DEFAULT_MAX_TOKEN_LIFETIME_SEC, 60),
   /** Bytes queued for one socket before it is cut off with 4009. */
   MAX_BUFFERED_BYTES: int(1024 * 1024, 1024),
   /** Heartbeat interval: a socket that has not answered the previous ping is terminated. */

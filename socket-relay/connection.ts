@@ -33,7 +33,6 @@ export interface ConnectionLimits {
   maxBufferedBytes: number;
   frameRate: number;
   frameBurst: number;
-  signalRate: number;
   /** Largest serialized signal `data`, in bytes. */
   maxSignalBytes: number;
 }
@@ -41,8 +40,6 @@ export interface ConnectionLimits {
 export class Connection {
   readonly subscriptions = new Set<string>();
   readonly frames: TokenBucket;
-  /** Without a shared user budget: created on the first signal (most connections never send one). */
-  private signalBucket: TokenBucket | undefined;
   closed = false;
   /** Epoch ms when the token expires (the server sweeps and closes with 4001); null: never. */
   expiresAt: number | null = null;
@@ -55,9 +52,9 @@ export class Connection {
     readonly userId: string,
     private readonly transport: Transport,
     readonly limits: ConnectionLimits,
+    /** Shared by every connection of the user on this relay. */
+    private readonly budget: UserBudget,
     private readonly onSlow: (connection: Connection) => void = () => {},
-    /** Shared by every connection of the user on this relay (the server passes it). */
-    private readonly budget?: UserBudget,
   ) {
     this.frames = new TokenBucket(limits.frameRate, limits.frameBurst);
   }
@@ -82,14 +79,12 @@ export class Connection {
 
   /** Takes a signal token from the user's budget: `signalRate` per second, bursts of twice that. */
   takeSignal(): boolean {
-    if (this.budget) return this.budget.signals.take();
-    this.signalBucket ??= new TokenBucket(this.limits.signalRate, this.limits.signalRate * 2);
-    return this.signalBucket.take();
+    return this.budget.signals.take();
   }
 
   /** Takes a subscribe token from the user's budget (each subscribe costs an access check). */
   takeSubscribe(): boolean {
-    return this.budget ? this.budget.subscribes.take() : true;
+    return this.budget.subscribes.take();
   }
 
   /**

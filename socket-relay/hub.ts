@@ -39,8 +39,8 @@ export class Hub {
       try {
         this.dispatch(channel, payload);
       } catch (err) {
-        this.metrics?.invalidEnvelopes.inc();
-        this.logger.error({ err, channel, bytes: payload.length }, 'dropped an envelope that failed in fan-out');
+        this.metrics?.internalErrors.inc({ kind: 'fanout' });
+        this.logger.error({ err, channel, length: payload.length }, 'dropped an envelope that failed in fan-out');
       }
     });
   }
@@ -124,7 +124,7 @@ export class Hub {
     if (!envelope || envelope.channel !== channel) {
       this.metrics?.invalidEnvelopes.inc();
       // The payload itself is not logged: it may be anything, of any size.
-      this.logger.warn({ channel, bytes: payload.length }, 'dropped invalid envelope');
+      this.logger.warn({ channel, length: payload.length }, 'dropped invalid envelope');
       return;
     }
     this.metrics?.envelopes.inc({ kind: envelope.kind });

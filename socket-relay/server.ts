@@ -13,12 +13,12 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Broker } from '../broker/types.js';
 import { AuthFrame, CloseCode, ErrorCode } from '../protocol/index.js';
 import type { ChannelAccess } from './access.js';
-import { TokenError, type TokenVerifier } from './auth.js';
-import { clientIp } from './client-ip.js';
+import { Admission, rejectUpgrade, type Admitted } from './admission.js';
+import { TokenError, type TokenVerifier, type VerifiedToken } from './auth.js';
 import { handleFrame, parseClientFrame, type CommandContext } from './commands.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { resyncAfterBrokerGap } from './resync.js';
-import { rawSocketOf, WsTransport } from './ws-transport.js';
+import { closeWithGrace, rawSocketOf, WsTransport } from './ws-transport.js';
 import { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Presence } from './presence.js';
@@ -36,6 +36,8 @@ export interface RelayOptions {
   userLimits: UserBudgetLimits;
   /** Sockets one client address may hold (authenticated or not). */
   maxConnectionsPerIp: number;
+  /** Of those, sockets not yet authenticated. */
+  maxPendingPerIp: number;
   /** Proxies that append to X-Forwarded-For in front of the relay (0: use the TCP peer). */
   trustProxyHops: number;
   /** A TCP connection must complete its upgrade request within this. */
@@ -62,14 +64,10 @@ export interface Relay {
 const PRE_AUTH_MAX_BYTES = 16 * 1024;
 /** How often expired tokens are looked for: a connection outlives its token by at most this. */
 const EXPIRY_SWEEP_MS = 1000;
+/** How often budgets of users who left are forgotten. */
+const BUDGET_SWEEP_MS = 5000;
 /** Frames a client may pipeline behind its auth frame before the token is verified. */
 const PRE_AUTH_MAX_FRAMES = 16;
-/**
- * How long a socket the relay refused (bad auth, over a cap) gets to answer the
- * close frame before it is destroyed, instead of ws's 30 s close timeout.
- */
-const REFUSED_CLOSE_GRACE_MS = 1000;
-
 export function createRelay(options: RelayOptions): Relay {
   const { logger, metrics } = options;
   const connections = new Map<WebSocket, Connection>();
@@ -99,47 +97,31 @@ export function createRelay(options: RelayOptions): Relay {
   const nextConnectionId = () => `${relayPrefix}.${(++connectionCounter).toString(36)}`;
 
   const userBudgets = new UserBudgets(options.userLimits);
-  /** Open sockets per client address, counted from the upgrade to the close. */
-  const socketsByIp = new Map<string, number>();
-  const releaseIp = (ip: string) => {
-    const count = (socketsByIp.get(ip) ?? 1) - 1;
-    if (count <= 0) socketsByIp.delete(ip);
-    else socketsByIp.set(ip, count);
-  };
+  const admission = new Admission(
+    {
+      maxPerIp: options.maxConnectionsPerIp,
+      maxPendingPerIp: options.maxPendingPerIp,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      trustProxyHops: options.trustProxyHops,
+    },
+    (reason) => metrics.disconnects.inc({ reason }),
+  );
 
-  /** Closes a socket the relay is done with: no further frame is read, and it is destroyed soon. */
-  function refuse(ws: WebSocket, code: number, reason: string): void {
-    ws.close(code, reason);
-    setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS).unref();
-  }
+  /** Closes a socket the relay is done with (the caller stops reading from it); destroyed soon. */
+  const refuse = closeWithGrace;
 
   const server = createServer((req, res) => {
-    handshakeDone(req.socket);
+    admission.handshakeDone(req.socket);
+    // One request per connection: the handshake deadline covers only the first, and the
+    // relay serves nothing worth keeping a connection for (health checks, scrapes).
+    res.shouldKeepAlive = false;
     serveHttp(req, res).catch((err) => {
       logger.error({ err }, 'http request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: ErrorCode.Internal, message: 'Internal error' } }));
     });
   });
-
-  // A TCP connection must complete a request (normally the upgrade) in time: one that
-  // sends nothing, or headers at a trickle, would otherwise hold a socket for minutes.
-  const handshakeTimers = new WeakMap<Duplex, NodeJS.Timeout>();
-  server.on('connection', (socket: Socket) => {
-    const timer = setTimeout(() => {
-      metrics.disconnects.inc({ reason: 'handshake_timeout' });
-      socket.destroy();
-    }, options.handshakeTimeoutMs);
-    timer.unref();
-    handshakeTimers.set(socket, timer);
-    socket.once('close', () => handshakeDone(socket));
-  });
-  function handshakeDone(socket: Duplex): void {
-    clearTimeout(handshakeTimers.get(socket));
-    handshakeTimers.delete(socket);
-  }
-  // Between requests on a kept-alive HTTP connection (health checks, metrics scrapes).
-  server.keepAliveTimeout = Math.min(server.keepAliveTimeout, options.handshakeTimeoutMs);
+  admission.watch(server);
 
   async function serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
@@ -166,36 +148,22 @@ export function createRelay(options: RelayOptions): Relay {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes, perMessageDeflate: false });
 
   server.on('upgrade', (req, socket, head) => {
-    handshakeDone(socket);
+    admission.handshakeDone(socket);
     // Node's HTTP server drops its own error listener from an upgrading socket: without
     // one, a client resetting the connection while it is refused would end the process.
     socket.on('error', onSocketError);
     if ((req.url ?? '').split('?')[0] !== '/ws' || draining) {
-      socket.end(`HTTP/1.1 ${draining ? '503 Service Unavailable' : '404 Not Found'}\r\nConnection: close\r\n\r\n`);
+      if (draining) rejectUpgrade(socket, 503, 'Service Unavailable', ErrorCode.Unavailable, 'This relay is restarting; connect again');
+      else rejectUpgrade(socket, 404, 'Not Found', ErrorCode.NotFound, 'Connect WebSockets to /ws');
       return;
     }
-    // Keep only the address: holding `req` would keep its headers alive per socket.
-    const ip = clientIp(req, options.trustProxyHops);
-    const held = socketsByIp.get(ip) ?? 0;
-    if (held >= options.maxConnectionsPerIp) {
-      metrics.disconnects.inc({ reason: 'ip_limit' });
-      const body = JSON.stringify({ error: { code: ErrorCode.RateLimited, message: `At most ${options.maxConnectionsPerIp} connections per client address` } });
-      socket.end(`HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Type: application/json\r\nRetry-After: 10\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-      return;
-    }
-    socketsByIp.set(ip, held + 1);
-    let counted = true;
-    const uncount = () => {
-      if (counted) releaseIp(ip);
-      counted = false;
-    };
-    // Counted until the TCP socket closes, whether or not the handshake completes.
-    socket.once('close', uncount);
-    wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, ip));
+    const admitted = admission.admit(req, socket);
+    // Keep only what `admitted` holds: holding `req` would keep its headers alive per socket.
+    if (admitted) wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, admitted));
   });
 
   let checkedWsInternals = false;
-  function onSocket(ws: WebSocket, ip: string): void {
+  function onSocket(ws: WebSocket, admitted: Admitted): void {
     if (!checkedWsInternals) {
       checkedWsInternals = true;
       if (!rawSocketOf(ws)) logger.error('ws no longer exposes its socket where ws 8 did: writing frames one by one through ws.send (slower); check the ws version');
@@ -215,6 +183,8 @@ export function createRelay(options: RelayOptions): Relay {
     ws.on('error', onSocketError);
     ws.on('close', (code) => {
       clearTimeout(authDeadline);
+      // From the registry, not the closure: whatever authentication registered is released.
+      const connection = connections.get(ws);
       if (!connection) return;
       connection.markClosed();
       for (const channel of connection.subscriptions) void options.presence.leave(channel, connection);
@@ -250,7 +220,7 @@ export function createRelay(options: RelayOptions): Relay {
         return refuse(ws, CloseCode.PolicyViolation, 'too many frames before authentication');
       }
       early = [];
-      authenticate(ws, ip, text)
+      authenticate(ws, admitted.ip, text)
         .catch((err: unknown) => {
           // A bug of ours, not the client's: say so, and drop the socket.
           logger.error({ err }, 'authentication failed unexpectedly');
@@ -259,6 +229,7 @@ export function createRelay(options: RelayOptions): Relay {
         })
         .then((authenticated) => {
           if (authenticated) {
+            admitted.authenticated();
             // Dropped, not just cleared: this closure lives as long as the socket.
             clearTimeout(authDeadline);
             authDeadline = undefined;
@@ -287,23 +258,9 @@ export function createRelay(options: RelayOptions): Relay {
       refuse(ws, CloseCode.Unauthorized, 'first frame must be {"type":"auth","token":...}');
       return null;
     }
+    let token: VerifiedToken;
     try {
-      const token = await options.verifyToken(auth.data.token);
-      if (ws.readyState !== ws.OPEN) return null;
-      const budget = userBudgets.acquire(token.userId);
-      if (!budget) {
-        metrics.disconnects.inc({ reason: 'user_limit' });
-        refuse(ws, CloseCode.PolicyViolation, `at most ${options.userLimits.maxConnections} connections per user`);
-        return null;
-      }
-      const connection = new Connection(nextConnectionId(), token.userId, new WsTransport(ws), options.limits, onSlow, budget);
-      connection.expiresAt = token.expiresAt;
-      connections.set(ws, connection);
-      metrics.connections.set(connections.size);
-      const ref = auth.data.ref;
-      connection.send({ type: 'welcome', connectionId: connection.id, userId: token.userId, ...(ref !== undefined && { ref }) });
-      logger.debug({ connectionId: connection.id, userId: token.userId, ip }, 'authenticated');
-      return connection;
+      token = await options.verifyToken(auth.data.token);
     } catch (err) {
       const retryable = err instanceof TokenError && err.retryable;
       if (retryable) logger.warn({ err }, 'could not fetch the token issuer keys');
@@ -313,6 +270,22 @@ export function createRelay(options: RelayOptions): Relay {
       refuse(ws, retryable ? CloseCode.TryAgainLater : CloseCode.Unauthorized, reason);
       return null;
     }
+    if (ws.readyState !== ws.OPEN) return null;
+    const budget = userBudgets.acquire(token.userId);
+    if (!budget) {
+      metrics.disconnects.inc({ reason: 'user_limit' });
+      refuse(ws, CloseCode.PolicyViolation, `at most ${options.userLimits.maxConnections} connections per user`);
+      return null;
+    }
+    // From here the close handler owns the budget slot and the registry entry.
+    const connection = new Connection(nextConnectionId(), token.userId, new WsTransport(ws), options.limits, budget, onSlow);
+    connection.expiresAt = token.expiresAt;
+    connections.set(ws, connection);
+    metrics.connections.set(connections.size);
+    const ref = auth.data.ref;
+    connection.send({ type: 'welcome', connectionId: connection.id, userId: token.userId, ...(ref !== undefined && { ref }) });
+    logger.debug({ connectionId: connection.id, userId: token.userId, ip }, 'authenticated');
+    return connection;
   }
 
   // Token expiry: one sweep a second rather than a timer per connection (memory per idle socket).
@@ -326,6 +299,8 @@ export function createRelay(options: RelayOptions): Relay {
     }
   }, EXPIRY_SWEEP_MS);
   expirySweep.unref();
+  const budgetSweep = setInterval(() => userBudgets.sweep(), BUDGET_SWEEP_MS);
+  budgetSweep.unref();
 
   // Heartbeat: a socket that did not answer the previous ping is half-open.
   const heartbeat = setInterval(() => {
@@ -355,6 +330,7 @@ export function createRelay(options: RelayOptions): Relay {
       draining = true;
       clearInterval(heartbeat);
       clearInterval(expirySweep);
+      clearInterval(budgetSweep);
       server.close();
       for (const ws of wss.clients) {
         const connection = connections.get(ws);

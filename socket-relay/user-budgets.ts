@@ -1,8 +1,10 @@
 /**
  * What one user may hold and spend on this relay, whatever number of sockets
  * they spread it over: a connection cap, a signal budget and a subscribe
- * budget (each subscribe costs a membership read). Entries live while the
- * user has a connection here, so memory follows connected users.
+ * budget (each subscribe costs a membership read). An entry outlives the
+ * user's last connection until its buckets could have refilled, so closing
+ * every socket and reconnecting does not buy a fresh budget; memory follows
+ * the users connected now or within that window.
  */
 import { TokenBucket } from './token-bucket.js';
 
@@ -18,6 +20,8 @@ export interface UserBudgetLimits {
 
 export class UserBudget {
   connections = 0;
+  /** When the last connection closed (epoch ms); meaningful while `connections` is 0. */
+  idleSince = 0;
   readonly signals: TokenBucket;
   readonly subscribes: TokenBucket;
 
@@ -29,8 +33,15 @@ export class UserBudget {
 
 export class UserBudgets {
   private readonly users = new Map<string, UserBudget>();
+  /** How long an idle entry is kept: long enough for both buckets to refill completely. */
+  private readonly keepIdleMs: number;
 
-  constructor(readonly limits: UserBudgetLimits) {}
+  constructor(
+    readonly limits: UserBudgetLimits,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.keepIdleMs = Math.ceil(1000 * Math.max(2, limits.subscribeBurst / limits.subscribeRate)) + 1000;
+  }
 
   /** Counts a new connection of `userId`; null when the user already holds the maximum. */
   acquire(userId: string): UserBudget | null {
@@ -44,7 +55,16 @@ export class UserBudgets {
   /** Called once per acquired connection when it closes. */
   release(userId: string): void {
     const budget = this.users.get(userId);
-    if (budget && --budget.connections <= 0) this.users.delete(userId);
+    if (budget && --budget.connections <= 0) {
+      budget.connections = 0;
+      budget.idleSince = this.now();
+    }
+  }
+
+  /** Forgets users idle long enough that a fresh budget equals the one they had (call periodically). */
+  sweep(): void {
+    const cutoff = this.now() - this.keepIdleMs;
+    for (const [userId, budget] of this.users) if (budget.connections === 0 && budget.idleSince <= cutoff) this.users.delete(userId);
   }
 
   get size(): number {

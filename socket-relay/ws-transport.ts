@@ -35,6 +35,15 @@ export function rawSocketOf(ws: WebSocket): Socket | null {
   return socket instanceof Socket ? socket : null;
 }
 
+/** How long a closed socket gets to answer the close frame before it is destroyed (ws alone waits 30 s). */
+export const CLOSE_GRACE_MS = 1000;
+
+/** Sends the close frame, and destroys the socket if the client has not answered it in time. */
+export function closeWithGrace(ws: WebSocket, code: number, reason: string): void {
+  ws.close(code, reason);
+  setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+}
+
 /** A connection's way out: frames batched per tick, written whole to the socket. */
 export class WsTransport implements Transport {
   private frames: Buffer[] = [];
@@ -76,9 +85,7 @@ export class WsTransport implements Transport {
     // off for being too slow: its backlog is dropped, not pushed into a full socket.
     if (code === CloseCode.TooSlow) this.discard();
     else this.flush();
-    this.ws.close(code, reason);
-    // A client that never answers the close handshake is dropped anyway.
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    closeWithGrace(this.ws, code, reason);
   }
 
   flush(): void {

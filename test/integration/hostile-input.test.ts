@@ -134,7 +134,7 @@ describe('crash 2: a deeply nested signal crossing relays', () => {
 async function rawClient(
   url: string,
   headers: Record<string, string> = {},
-): Promise<{ socket: Socket; status: number; send(text: string): void; ended: Promise<number>; received: Buffer[] }> {
+): Promise<{ socket: Socket; status: number; head: string; send(text: string): void; ended: Promise<number>; received: Buffer[] }> {
   const { hostname, port } = new URL(url);
   const socket = tcpConnect(Number(port), hostname);
   const startedAt = Date.now();
@@ -156,13 +156,14 @@ async function rawClient(
     const header = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
     socket.write(Buffer.concat([header, Buffer.alloc(4), payload]));
   };
-  return { socket, status, send, ended, received };
+  return { socket, status, head, send, ended, received };
 }
 
 describe('caps, budgets and what follows a refusal', () => {
   useRelays({
     MAX_CONNECTIONS_PER_USER: '5',
     MAX_CONNECTIONS_PER_IP: '30',
+    MAX_PENDING_PER_IP: '10',
     TRUST_PROXY_HOPS: '1',
     HANDSHAKE_TIMEOUT_MS: '1000',
     SUBSCRIBE_RATE: '1',
@@ -216,8 +217,45 @@ describe('caps, budgets and what follows a refusal', () => {
         socket.once('close', () => resolve(Date.now() - startedAt));
       });
     const [a, b] = await Promise.all([closedAfter(silent), closedAfter(partial)]);
-    // HANDSHAKE_TIMEOUT_MS is 1,000 here; the server checks once a second.
-    for (const ms of [a, b]) expect(ms).toBeLessThan(4000);
+    // HANDSHAKE_TIMEOUT_MS is 1,000 here.
+    for (const ms of [a, b]) expect(ms).toBeLessThan(2500);
+  });
+
+  it('destroys a refused upgrade even when the client keeps its side open', async () => {
+    const { hostname, port } = new URL(relayUrls[0]!);
+    const socket = tcpConnect({ port: Number(port), host: hostname, allowHalfOpen: true });
+    socket.on('error', () => {});
+    socket.write('GET /nope HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: MDEyMzQ1Njc4OWFiY2RlZg==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    await new Promise((resolve) => socket.once('end', resolve));
+    // The relay's side is gone, not half open: what we send is answered with a reset,
+    // which the next write reports (EPIPE). A half-open relay socket would take both.
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write('more');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.write('more');
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { code: ErrorCode.NotFound } });
+  });
+
+  it('serves one HTTP request per connection, so a second request cannot trickle in unbounded', async () => {
+    const { hostname, port } = new URL(relayUrls[0]!);
+    const socket = tcpConnect(Number(port), hostname);
+    socket.on('error', () => {});
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString();
+      // Then start a second request, one header line at a time.
+      if (answer.includes('"status"')) socket.write('GET /ws HTTP/1.1\r\n');
+    });
+    const startedAt = Date.now();
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(Date.now() - startedAt).toBeLessThan(2500);
   });
 
   it('caps connections per user on one relay with 4008, and frees the slot when one closes', async () => {
@@ -231,17 +269,39 @@ describe('caps, budgets and what follows a refusal', () => {
     await connect(0, 'dave');
   });
 
-  it('caps sockets per client address with HTTP 429, reading X-Forwarded-For only as far as trusted', async () => {
-    const opened = await Promise.all(Array.from({ length: 30 }, () => rawClient(relayUrls[0]!, { 'x-forwarded-for': '203.0.113.7' })));
-    expect(opened.map((r) => r.status)).toEqual(Array(30).fill(101));
+  it('caps unauthenticated sockets per client address with HTTP 429, reading X-Forwarded-For only as far as trusted', async () => {
+    const opened = await Promise.all(Array.from({ length: 10 }, () => rawClient(relayUrls[0]!, { 'x-forwarded-for': '203.0.113.7' })));
+    expect(opened.map((r) => r.status)).toEqual(Array(10).fill(101));
     expect((await rawClient(relayUrls[0]!, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(429);
     // A client cannot dodge the cap by prepending addresses of its own: only the rightmost (the ALB's) counts.
     expect((await rawClient(relayUrls[0]!, { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' })).status).toBe(429);
-    // Another address is not affected.
+    // Another address is not affected; an IPv6 client is counted by its /64.
     expect((await rawClient(relayUrls[0]!, { 'x-forwarded-for': '203.0.113.8' })).status).toBe(101);
-    for (const r of opened) r.socket.destroy();
-    await Promise.all(opened.map((r) => r.ended));
+    const v6 = await Promise.all(Array.from({ length: 10 }, (_, i) => rawClient(relayUrls[0]!, { 'x-forwarded-for': `2001:db8:1:2::${i + 1}` })));
+    expect(v6.map((r) => r.status)).toEqual(Array(10).fill(101));
+    expect((await rawClient(relayUrls[0]!, { 'x-forwarded-for': '2001:db8:1:2:ffff::99' })).status).toBe(429);
+    for (const r of [...opened, ...v6]) r.socket.destroy();
+    await Promise.all([...opened, ...v6].map((r) => r.ended));
     expect((await rawClient(relayUrls[0]!, { 'x-forwarded-for': '203.0.113.7' })).status).toBe(101);
+  });
+
+  it('caps all sockets per client address, authenticated ones included', async () => {
+    const headers = { 'x-forwarded-for': '192.0.2.50' };
+    const held: TestClient[] = [];
+    for (let i = 0; i < 30; i++) {
+      const client = await TestClient.open(relayUrls[1]!, { headers });
+      client.send({ type: 'auth', token: await token(`many-${i}`) });
+      await client.next((f) => f.type === 'welcome');
+      held.push(client);
+      clients.push(client);
+    }
+    const over = await rawClient(relayUrls[1]!, headers);
+    expect(over.status).toBe(429);
+    // The answer is a JSON error, and the socket is gone right after it.
+    expect(over.head).toContain('"rate_limited"');
+    await over.ended;
+    await held[0]!.close();
+    expect((await rawClient(relayUrls[1]!, headers)).status).toBe(101);
   });
 
   it("holds one signal budget per user across that user's sockets", async () => {

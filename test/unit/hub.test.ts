@@ -1,6 +1,7 @@
 // Covers the relay Hub over a real MemoryBroker and fake transports: ref-counted subscriptions, fan-out, drops, revoke, slow consumers.
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { UserBudget } from '../../socket-relay/user-budgets.js';
 import { MemoryBroker } from '../../broker/memory.js';
 import { CloseCode, encodeEnvelope, type Envelope } from '../../protocol/index.js';
 import { Connection, type ConnectionLimits, type Transport } from '../../socket-relay/connection.js';
@@ -22,7 +23,8 @@ class FakeTransport implements Transport {
   }
 }
 
-const limits: ConnectionLimits = { maxSubscriptions: 10, maxBufferedBytes: 1024, frameRate: 10, frameBurst: 10, signalRate: 5, maxSignalBytes: 4096 };
+const budget = () => new UserBudget({ maxConnections: 10, signalRate: 5, subscribeRate: 50, subscribeBurst: 200 });
+const limits: ConnectionLimits = { maxSubscriptions: 10, maxBufferedBytes: 1024, frameRate: 10, frameBurst: 10, maxSignalBytes: 4096 };
 const logger = pino({ level: 'silent' });
 /** MemoryBroker delivers in microtasks; a macrotask turn lets all of them run. */
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -50,7 +52,7 @@ let hub: Hub;
 
 function connect(id: string, userId = id): { connection: Connection; transport: FakeTransport } {
   const transport = new FakeTransport();
-  const connection = new Connection(id, userId, transport, limits, (c) => slow.push(c));
+  const connection = new Connection(id, userId, transport, limits, budget(), (c) => slow.push(c));
   return { connection, transport };
 }
 

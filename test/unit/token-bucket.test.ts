@@ -1,6 +1,7 @@
 // Covers TokenBucket with an injected clock: initial burst, refill rate, and the cap at burst.
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../socket-relay/token-bucket.js';
+import { UserBudgets } from '../../socket-relay/user-budgets.js';
 
 function clock(start = 1_000_000) {
   let t = start;
@@ -68,5 +69,35 @@ describe('TokenBucket', () => {
     }
     expect(granted).toBeGreaterThanOrEqual(99);
     expect(granted).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('UserBudgets', () => {
+  const limits = { maxConnections: 2, signalRate: 1, subscribeRate: 10, subscribeBurst: 20 };
+
+  it('caps connections per user and frees a slot on release', () => {
+    const budgets = new UserBudgets(limits);
+    expect(budgets.acquire('a')).not.toBeNull();
+    expect(budgets.acquire('a')).not.toBeNull();
+    expect(budgets.acquire('a')).toBeNull();
+    expect(budgets.acquire('b')).not.toBeNull();
+    budgets.release('a');
+    expect(budgets.acquire('a')).not.toBeNull();
+  });
+
+  it('keeps a spent budget across a full disconnect until it could have refilled', () => {
+    let clock = 1_000_000;
+    const budgets = new UserBudgets(limits, () => clock);
+    const first = budgets.acquire('a')!;
+    while (first.signals.take()); // spent
+    budgets.release('a');
+    budgets.sweep();
+    // Reconnecting at once gets the same, spent budget back.
+    expect(budgets.acquire('a')).toBe(first);
+    budgets.release('a');
+    clock += 3_500; // subscribe burst 20 at 10/s refills in 2 s; kept 1 s longer
+    budgets.sweep();
+    expect(budgets.size).toBe(0);
+    expect(budgets.acquire('a')).not.toBe(first);
   });
 });
