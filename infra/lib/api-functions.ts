@@ -29,7 +29,7 @@ import {
   LAMBDA_NODE_TARGET,
   publisherDefine,
 } from './bundling.js';
-import type { DataTables } from './data-tables.js';
+import { READ_ACTIONS, WRITE_ACTIONS, type DataTables } from './data-tables.js';
 import type { PubSub } from './pubsub.js';
 
 export interface ApiFunctionsProps {
@@ -43,7 +43,29 @@ export interface ApiFunctionsProps {
   corsOrigins?: string[];
   /** @default false */
   destroyOnRemoval?: boolean;
+  /** Per-user send rate limit, enforced by the publishing functions through Redis. @default 5/s, bursts of 20 */
+  sendRateLimit?: { ratePerSecond: number; burst: number };
+  /** Stage-wide throttle (requests/s and bucket size). @default DEFAULT_API_THROTTLE */
+  throttle?: { rateLimit: number; burstLimit: number };
 }
+
+/**
+ * Sized from AWS's documented default quotas, so the API sheds load (429) before
+ * the services behind it throttle or fail (500), on a fresh account:
+ * - burst 1,000: Lambda's default concurrency is 1,000 per account and Region; a
+ *   burst that lands entirely on cold starts (~1 s in a VPC) needs one each.
+ * - rate 1,000/s: a new on-demand DynamoDB table serves 4,000 write units/s at
+ *   first; a send writes the message and its idempotency record (≈ 3 units for
+ *   short texts), ≈ 1,300 sends/s. Warm handlers (≈ 50-100 ms) then hold about
+ *   100 concurrent executions.
+ * Raise both with `-c apiRateLimit=… -c apiBurstLimit=…` after raising those quotas.
+ * Per-user limits are the send route's own (functions/domain/send-rate-limit.ts):
+ * HTTP APIs have no usage plans.
+ */
+/** Mirrors DEFAULT_SEND_RATE_LIMIT in functions/domain/send-rate-limit.ts (infra imports no runtime code). */
+export const DEFAULT_SEND_RATE = { ratePerSecond: 5, burst: 20 } as const;
+
+export const DEFAULT_API_THROTTLE = { rateLimit: 1000, burstLimit: 1000 } as const;
 
 const ALL_TABLES = Object.keys(tableEnvVar) as TableName[];
 
@@ -84,8 +106,7 @@ export class ApiFunctions extends Construct {
       httpApi: this.api,
       autoDeploy: true,
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
-      // Cheap insurance against a runaway client; raise per deployment as needed.
-      throttle: { rateLimit: 500, burstLimit: 1000 },
+      throttle: props.throttle ?? DEFAULT_API_THROTTLE,
     });
     this.authorizer = new HttpJwtAuthorizer('JwtAuthorizer', props.jwt.issuer, {
       jwtAudience: [props.jwt.audience],
@@ -131,7 +152,6 @@ export class ApiFunctions extends Construct {
       });
     }
 
-    const tables = [...new Set<TableName>([...route.reads, ...route.writes])];
     const fn = new NodejsFunction(this, id, {
       entry: join(props.projectRoot, route.entry),
       handler: 'handler',
@@ -148,6 +168,11 @@ export class ApiFunctions extends Construct {
         // Every table name (names are not secrets; IAM grants below are what limit access).
         ...props.data.env(ALL_TABLES),
         ...(route.publishes ? props.pubsub.functionEnvironment : {}),
+        // The per-user send limit (functions/lib/send-rate.ts reads it; Redis-backed, fail-open).
+        ...(route.publishes && {
+          SEND_RATE_PER_SECOND: String((props.sendRateLimit ?? DEFAULT_SEND_RATE).ratePerSecond),
+          SEND_RATE_BURST: String((props.sendRateLimit ?? DEFAULT_SEND_RATE).burst),
+        }),
         NODE_OPTIONS: '--enable-source-maps',
       },
       ...(inVpc && {
@@ -175,16 +200,9 @@ export class ApiFunctions extends Construct {
       reason: 'Pinned to Node.js 22 (the supported LTS line the design targets); move to the next LTS deliberately, after testing.',
     });
 
-    for (const t of route.reads) props.data.tables[t].grantReadData(fn);
-    for (const t of route.writes) props.data.tables[t].grantWriteData(fn);
-    for (const t of tables) {
-      const finding = props.data.indexFinding(t);
-      if (!finding) continue;
-      Validations.of(role).acknowledge({
-        id: finding,
-        reason: `The ${t} table's own secondary indexes (CDK grants cover them); no other table or account resource.`,
-      });
-    }
+    // Exact actions: reads get Get/BatchGet/Query, writes Put/Update; only DELETE routes may delete.
+    for (const t of route.reads) props.data.grant(role, t, READ_ACTIONS);
+    for (const t of route.writes) props.data.grant(role, t, method === 'DELETE' ? [...WRITE_ACTIONS, 'DeleteItem'] : WRITE_ACTIONS);
     if (route.publishes) props.pubsub.grantPublish(fn);
 
     this.api.addRoutes({

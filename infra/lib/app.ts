@@ -7,6 +7,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { fileURLToPath } from 'node:url';
 import type { RouteDefinition } from '../../functions/routes.js';
 import { ConfigError, readConfig } from './config.js';
+import { EdgeWafStack } from './edge-waf.js';
 import { TownsquareStack } from './townsquare-stack.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -63,6 +64,14 @@ export function buildApp(options: BuildAppOptions = {}): { app: App; stack: Town
     projectRoot: PROJECT_ROOT,
     ...(options.routes && { routes: options.routes }),
   });
+  // Outside us-east-1 the relays' WAF is opt-in: `-c wafStack=true` adds the web ACL's own
+  // us-east-1 stack (deploy it, then pass its WebAclArn output as -c wafWebAclArn=…).
+  if (app.node.tryGetContext('wafStack') === true || app.node.tryGetContext('wafStack') === 'true') {
+    new EdgeWafStack(app, `${stack.stackName}Waf`, {
+      description: 'Townsquare: WAF web ACL for the relays\' CloudFront distribution (CLOUDFRONT scope lives in us-east-1)',
+      upgradesPerFiveMinutes: config.wafUpgradeLimit,
+    });
+  }
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }

@@ -19,18 +19,37 @@ export interface TownsquareConfig {
   redis: RedisMode;
   /** Undefined: the stack creates a Cognito user pool and app client. */
   jwt?: ExternalJwt;
-  /** ACM certificate for the relay load balancer; without it the relays listen on plain HTTP/ws. */
+  /**
+   * ACM certificate for the relay load balancer (wss:// on your domain). Without
+   * it, CloudFront fronts the load balancer (wss://…cloudfront.net), unless `dev`.
+   */
   certificateArn?: string;
   /** DNS name (covered by the certificate) that you point at the load balancer; used in the WebSocketUrl output. */
   relayDomain?: string;
-  /** Secret holding `{restUrl, restToken, redisUrl}`; required with `redis=upstash`. */
+  /** Complete ARN of the secret holding `{restUrl, restToken, redisUrl}`; required with `redis=upstash`. */
   upstashSecretArn?: string;
-  /** Development stack: data is destroyed with the stack instead of retained. @default false */
+  /**
+   * Development stack: data is destroyed with the stack instead of retained,
+   * and without a certificate the relays are plain ws:// (no CloudFront). @default false
+   */
   dev: boolean;
+  /** How clients reach the relays; derived from `certificateArn` and `dev`. */
+  relayEntry: 'certificate' | 'cloudfront' | 'plain';
+  /** WAF web ACL (CLOUDFRONT scope, us-east-1) for the relays' distribution; made in-stack when the region is us-east-1. */
+  wafWebAclArn?: string;
+  /** WebSocket upgrades per client IP per 5 minutes before WAF blocks it. @default 1000 */
+  wafUpgradeLimit: number;
   /** Origins allowed to call the HTTP API from a browser. @default ['*'] */
   corsOrigins: string[];
   /** ElastiCache node type (elasticache mode). @default 'cache.t4g.micro' */
   redisNodeType: string;
+  /** ElastiCache weekly maintenance window, UTC (elasticache mode). @default 'sun:04:00-sun:05:00' */
+  redisMaintenanceWindow: string;
+  /** Email address subscribed to the alarm topic. */
+  alarmEmail?: string;
+  /** HTTP API stage throttle, requests/s and burst (see DEFAULT_API_THROTTLE for the sizing). @default 1000 and 1000 */
+  apiRateLimit: number;
+  apiBurstLimit: number;
   /** Relay task count bounds for autoscaling. @default 2 and 10 */
   relayMinTasks: number;
   relayMaxTasks: number;
@@ -49,6 +68,9 @@ export type ContextSource = { tryGetContext(key: string): unknown } | Record<str
 const CERT_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+const WAF_ARN = /^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global\/webacl\/[A-Za-z0-9_-]+\/[a-f0-9-]+$/;
+const MAINTENANCE_WINDOW = /^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$/;
+const COMPLETE_SECRET_SUFFIX = /-[A-Za-z0-9]{6}$/;
 const NODE_TYPE = /^cache\.[a-z0-9]+\.[a-z0-9]+$/;
 
 export function readConfig(source: ContextSource): TownsquareConfig {
@@ -130,8 +152,14 @@ export function readConfig(source: ContextSource): TownsquareConfig {
   if (redisRaw === 'elasticache' && upstashSecretArn) {
     problems.push('upstashSecretArn: given, but redis is "elasticache"; add -c redis=upstash or drop it');
   }
-  if (upstashSecretArn && !SECRET_ARN.test(upstashSecretArn) && !SECRET_NAME.test(upstashSecretArn)) {
-    problems.push(`upstashSecretArn: neither a Secrets Manager ARN nor a secret name: ${upstashSecretArn}`);
+  // ECS resolves a JSON key (`…:redisUrl::`) only from the complete ARN (with the 6-character
+  // suffix Secrets Manager appends); a name or partial ARN fails when the task starts.
+  if (upstashSecretArn && !(SECRET_ARN.test(upstashSecretArn) && COMPLETE_SECRET_SUFFIX.test(upstashSecretArn))) {
+    problems.push(
+      `upstashSecretArn: must be the secret's complete ARN (ending in "-" and 6 characters), got ${upstashSecretArn}; ` +
+        `ECS cannot read a JSON key of a secret by name or partial ARN. Get it with: ` +
+        `aws secretsmanager describe-secret --secret-id ${SECRET_NAME.test(upstashSecretArn) ? upstashSecretArn : '<name>'} --query ARN --output text`,
+    );
   }
 
   const corsOrigins = (str('corsOrigins') ?? '*').split(',').map((o) => o.trim()).filter(Boolean);
@@ -141,12 +169,34 @@ export function readConfig(source: ContextSource): TownsquareConfig {
     problems.push('redisNodeType: only meaningful with redis=elasticache');
   }
 
+  const redisMaintenanceWindow = str('redisMaintenanceWindow') ?? 'sun:04:00-sun:05:00';
+  if (!MAINTENANCE_WINDOW.test(redisMaintenanceWindow)) {
+    problems.push(`redisMaintenanceWindow: expected ddd:hh:mm-ddd:hh:mm in UTC (e.g. sun:04:00-sun:05:00), got ${redisMaintenanceWindow}`);
+  }
+  if (get('redisMaintenanceWindow') !== undefined && redisRaw === 'upstash') {
+    problems.push('redisMaintenanceWindow: only meaningful with redis=elasticache');
+  }
+
   // Two tasks minimum: one per AZ, so a task or AZ loss leaves a relay to reconnect to.
   const relayMinTasks = int('relayMinTasks', 2, 2, 100);
   const relayMaxTasks = int('relayMaxTasks', 10, 2, 1000);
   if (relayMaxTasks < relayMinTasks) problems.push('relayMaxTasks: must be >= relayMinTasks');
 
+  const alarmEmail = str('alarmEmail');
+  if (alarmEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) problems.push(`alarmEmail: not an email address: ${alarmEmail}`);
+  const apiRateLimit = int('apiRateLimit', 1000, 1, 10_000);
+  const apiBurstLimit = int('apiBurstLimit', 1000, 1, 5_000);
+
   const dev = bool('dev');
+  const relayEntry = certificateArn ? 'certificate' : dev ? 'plain' : 'cloudfront';
+  const wafWebAclArn = str('wafWebAclArn');
+  if (wafWebAclArn && !WAF_ARN.test(wafWebAclArn)) {
+    problems.push(`wafWebAclArn: not a CloudFront-scope (global, us-east-1) WAF web ACL ARN: ${wafWebAclArn}`);
+  }
+  if (wafWebAclArn && relayEntry !== 'cloudfront') {
+    problems.push('wafWebAclArn: only meaningful when CloudFront fronts the relays (no certificateArn, dev not true)');
+  }
+  const wafUpgradeLimit = int('wafUpgradeLimit', 1000, 10, 2_000_000_000);
   if (problems.length) throw new ConfigError(problems);
   return {
     redis,
@@ -155,8 +205,15 @@ export function readConfig(source: ContextSource): TownsquareConfig {
     ...(relayDomain && { relayDomain }),
     ...(upstashSecretArn && { upstashSecretArn }),
     dev,
+    relayEntry,
+    ...(wafWebAclArn && { wafWebAclArn }),
+    wafUpgradeLimit,
     corsOrigins,
     redisNodeType,
+    redisMaintenanceWindow,
+    ...(alarmEmail && { alarmEmail }),
+    apiRateLimit,
+    apiBurstLimit,
     relayMinTasks,
     relayMaxTasks,
   };

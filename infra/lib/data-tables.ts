@@ -7,7 +7,12 @@ import { AttributeType, BillingMode, Table, TableEncryption, type Attribute } fr
 import { Construct } from 'constructs';
 import type { TableName } from '../../functions/routes.js';
 import { tableEnvVar, tableSchemas, type KeyAttribute } from '../../functions/adapters/table-schemas.js';
-import { wildcardResourceFinding } from './nag.js';
+import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
+
+/** The DynamoDB item actions the code uses (see functions/adapters/dynamo-stores.ts). */
+export type TableAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+export const READ_ACTIONS: readonly TableAction[] = ['GetItem', 'BatchGetItem', 'Query'];
+export const WRITE_ACTIONS: readonly TableAction[] = ['PutItem', 'UpdateItem'];
 
 export interface DataTablesProps {
   /** Destroy tables with the stack (dev stacks) instead of retaining them. @default false */
@@ -57,12 +62,21 @@ export class DataTables extends Construct {
   }
 
   /**
-   * cdk-nag finding id for the `<table>/index/*` resource that a read grant on
-   * a table with indexes adds (acknowledged where that grant is made).
+   * Grants exactly `actions` on one table (and, for `Query`, on its indexes by
+   * name, never `index/*`). Replaces CDK's grantReadData/grantWriteData, which
+   * add Scan, DeleteItem, BatchWriteItem, DescribeTable and stream reads that no
+   * caller here uses.
    */
-  indexFinding(name: TableName): string | undefined {
-    if (!tableSchemas[name].globalIndexes?.length) return undefined;
-    return wildcardResourceFinding(this.tables[name], '/index/*');
+  grant(grantee: IGrantable, name: TableName, actions: readonly TableAction[]): void {
+    if (actions.length === 0) return;
+    const table = this.tables[name];
+    const indexes = actions.includes('Query') ? (tableSchemas[name].globalIndexes ?? []).map((i) => `${table.tableArn}/index/${i.indexName}`) : [];
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [...actions].sort().map((a) => `dynamodb:${a}`),
+        resources: [table.tableArn, ...indexes],
+      }),
+    );
   }
 }
 

@@ -8,6 +8,13 @@
  *   functions that publish to it. They reach DynamoDB through a gateway
  *   endpoint and Secrets Manager (the Redis auth token) through an interface
  *   endpoint; nothing else leaves the VPC.
+ *
+ * An interface endpoint with private DNS answers for the service's public
+ * name in the *whole* VPC, not only in the subnets it sits in: the relays in
+ * the public subnets (and the ECS agent fetching their secrets) reach Secrets
+ * Manager through it too, public IP or not. So every compute in the VPC must
+ * be admitted to every interface endpoint (`allowEndpointsFrom`);
+ * test/infra/reachability.test.ts checks this on the synthesized template.
  */
 import {
   FlowLogDestination,
@@ -39,6 +46,8 @@ export class Network extends Construct {
   readonly isolatedSubnets?: SubnetSelection;
   /** Secrets Manager endpoint in the isolated subnets (with `isolatedSubnets`). */
   readonly secretsManagerEndpoint?: InterfaceVpcEndpoint;
+  /** Every interface endpoint of the VPC (each one captures its service's DNS name VPC-wide). */
+  readonly interfaceEndpoints: InterfaceVpcEndpoint[] = [];
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -59,19 +68,23 @@ export class Network extends Construct {
     if (props.isolatedSubnets) {
       this.isolatedSubnets = { subnetType: SubnetType.PRIVATE_ISOLATED };
       // Functions read the Redis auth token at cold start; without NAT this is their only way to Secrets Manager.
-      // Closed by default: clients are let in one security group at a time (allowSecretsManagerFrom).
+      // Closed by default: clients are let in one security group at a time (allowEndpointsFrom).
       this.secretsManagerEndpoint = this.vpc.addInterfaceEndpoint('SecretsManager', {
         service: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
         subnets: this.isolatedSubnets,
         privateDnsEnabled: true,
         open: false,
       });
+      this.interfaceEndpoints.push(this.secretsManagerEndpoint);
     }
   }
 
-  /** Lets a security group in the isolated subnets reach Secrets Manager (HTTPS). */
-  allowSecretsManagerFrom(securityGroup: ISecurityGroup, description: string): void {
-    if (!this.secretsManagerEndpoint) throw new Error('Network: no Secrets Manager endpoint without isolatedSubnets');
-    this.secretsManagerEndpoint.connections.allowFrom(securityGroup, Port.tcp(443), description);
+  /**
+   * Lets a compute's security group reach every interface endpoint (HTTPS).
+   * Call it for every security group in the VPC: private DNS sends the
+   * service's traffic to the endpoint wherever in the VPC it comes from.
+   */
+  allowEndpointsFrom(securityGroup: ISecurityGroup, description: string): void {
+    for (const endpoint of this.interfaceEndpoints) endpoint.connections.allowFrom(securityGroup, Port.tcp(443), description);
   }
 }

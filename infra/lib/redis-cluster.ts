@@ -5,7 +5,8 @@
  * subnets, and a security group that only opens 6379 to the clients it is told
  * about.
  */
-import { Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Port, SecurityGroup, type ISecurityGroup, type IVpc, type SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
 import { Secret as EcsSecret } from 'aws-cdk-lib/aws-ecs';
@@ -25,6 +26,12 @@ export interface RedisClusterProps {
   shards?: number;
   /** Replicas per shard; at least 1 so a node failure fails over instead of losing the shard. @default 1 */
   replicasPerShard?: number;
+  /**
+   * Weekly window (UTC, `ddd:hh24:mi-ddd:hh24:mi`, at least 60 minutes) for engine
+   * patches. Nodes are patched one at a time with a failover, which clients see as a
+   * Redis reconnect (docs/deploy.md, failover drill). @default 'sun:04:00-sun:05:00'
+   */
+  maintenanceWindow?: string;
 }
 
 export class RedisCluster extends Construct implements PubSub {
@@ -38,6 +45,8 @@ export class RedisCluster extends Construct implements PubSub {
   readonly functionEnvironment: Readonly<Record<string, string>>;
   readonly relayEnvironment: Readonly<Record<string, string>>;
   readonly relaySecrets: Readonly<Record<string, EcsSecret>>;
+  readonly shards: number;
+  readonly replicas: number;
 
   constructor(scope: Construct, id: string, props: RedisClusterProps) {
     super(scope, id);
@@ -48,7 +57,13 @@ export class RedisCluster extends Construct implements PubSub {
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
       problems.push('replicasPerShard must be an integer from 1 to 5 (Multi-AZ failover needs a replica)');
     }
+    const maintenanceWindow = props.maintenanceWindow ?? 'sun:04:00-sun:05:00';
+    if (!/^(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}-(mon|tue|wed|thu|fri|sat|sun):\d{2}:\d{2}$/.test(maintenanceWindow)) {
+      problems.push('maintenanceWindow must look like sun:04:00-sun:05:00 (UTC)');
+    }
     if (problems.length) throw new Error(`RedisCluster: ${problems.join('; ')}`);
+    this.shards = shards;
+    this.replicas = replicas;
 
     this.securityGroup = new SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -88,6 +103,7 @@ export class RedisCluster extends Construct implements PubSub {
       cacheSubnetGroupName: subnetGroup.ref,
       securityGroupIds: [this.securityGroup.securityGroupId],
       autoMinorVersionUpgrade: true,
+      preferredMaintenanceWindow: maintenanceWindow,
       // Pub/sub holds no data worth restoring.
       snapshotRetentionLimit: 0,
     });
@@ -101,6 +117,31 @@ export class RedisCluster extends Construct implements PubSub {
     };
     this.relayEnvironment = { REDIS_URL: this.url, REDIS_CLUSTER: 'true' };
     this.relaySecrets = { REDIS_PASSWORD: EcsSecret.fromSecretsManager(this.authToken) };
+  }
+
+  /**
+   * One metric per cache node (CloudWatch has host metrics per node only). In
+   * cluster mode node ids are `<group>-<shard 0001…>-<node 001…>`; after a
+   * failover the roles swap but the ids stay, so alarms take the MAX over all.
+   */
+  nodeMetrics(metricName: string, options: { statistic?: string; period?: Duration } = {}): Metric[] {
+    const metrics: Metric[] = [];
+    for (let shard = 1; shard <= this.shards; shard++) {
+      for (let node = 1; node <= this.replicas + 1; node++) {
+        metrics.push(
+          new Metric({
+            namespace: 'AWS/ElastiCache',
+            metricName,
+            dimensionsMap: {
+              CacheClusterId: `${this.replicationGroup.ref}-${String(shard).padStart(4, '0')}-${String(node).padStart(3, '0')}`,
+            },
+            statistic: options.statistic ?? 'Maximum',
+            period: options.period ?? Duration.minutes(5),
+          }),
+        );
+      }
+    }
+    return metrics;
   }
 
   grantPublish(grantee: IGrantable): void {

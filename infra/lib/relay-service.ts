@@ -1,7 +1,10 @@
 /**
- * The WebSocket relay fleet: Fargate tasks built from socket-relay/Dockerfile,
+ * The WebSocket relay fleet: Fargate tasks running the relay bundle in the
+ * image that socket-relay/Dockerfile describes (context staged by relay-image.ts),
  * behind an internet-facing ALB whose idle timeout lets quiet sockets live for
- * an hour (the relay's own heartbeats keep them well inside it).
+ * an hour (the relay's own heartbeats keep them well inside it). Clients reach
+ * the ALB through CloudFront by default (relay-edge.ts: wss:// without a
+ * domain), directly over TLS with a certificate, or plain ws:// in dev stacks.
  *
  * Shutdown order: ECS deregisters a task and waits the deregistration delay
  * (30 s, longer than the relay's 10 s DRAIN_TIMEOUT_MS) before SIGTERM; the
@@ -12,7 +15,7 @@
  * connection churn, not the sockets held open), so each relay reports its own
  * count as a CloudWatch embedded-metric log line; see RELAY_METRICS_* below.
  */
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Stage, Validations } from 'aws-cdk-lib';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { Peer, Port, SecurityGroup, type SubnetSelection, type Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -39,9 +42,12 @@ import {
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { join } from 'node:path';
 import { tableEnvVar } from '../../functions/adapters/table-schemas.js';
 import type { DataTables } from './data-tables.js';
 import type { PubSub } from './pubsub.js';
+import { ORIGIN_VERIFY_HEADER, RelayEdge } from './relay-edge.js';
+import { stageRelayImage } from './relay-image.js';
 
 export const RELAY_PORT = 8080;
 export const RELAY_METRICS_NAMESPACE = 'Townsquare/Relay';
@@ -54,8 +60,19 @@ export interface RelayServiceProps {
   pubsub: PubSub;
   jwt: { issuer: string; audience: string; jwksUrl: string };
   logBucket: IBucket;
-  /** HTTPS (wss://) on 443 with this ACM certificate; without it, plain HTTP (ws://) on 80. */
+  /**
+   * How clients reach the relays:
+   * - `certificate`: the load balancer serves HTTPS (wss://) on 443 with `certificateArn`;
+   * - `cloudfront`: CloudFront serves wss://…cloudfront.net and is the only client the
+   *   load balancer (plain HTTP on 80) accepts (see relay-edge.ts);
+   * - `plain`: the load balancer serves ws:// on 80 to anyone (development only).
+   * @default 'certificate' with certificateArn, else 'cloudfront'
+   */
+  entry?: 'certificate' | 'cloudfront' | 'plain';
+  /** ACM certificate for `entry: 'certificate'`. */
   certificateArn?: string;
+  /** WAF web ACL (CLOUDFRONT scope) for the distribution, with `entry: 'cloudfront'`. */
+  webAclArn?: string;
   /** Host name clients use (must match the certificate). @default the load balancer's DNS name */
   domainName?: string;
   /** @default 2 */
@@ -75,8 +92,10 @@ export class RelayService extends Construct {
   readonly listener: ApplicationListener;
   readonly targetGroup: ApplicationTargetGroup;
   readonly securityGroup: SecurityGroup;
-  /** `ws://…/ws` or `wss://…/ws` (the ALB's DNS name; put your own domain in front as needed). */
+  /** `wss://<domain>/ws`, `wss://<distribution>.cloudfront.net/ws`, or (dev) `ws://<alb>/ws`. */
   readonly webSocketUrl: string;
+  /** The CloudFront front door (`entry: 'cloudfront'`). */
+  readonly edge?: RelayEdge;
   /** Average live connections per task, as reported by the relays. */
   readonly connectionsMetric: Metric;
   /** Redis reconnects summed over all relays, as reported by the relays. */
@@ -91,7 +110,10 @@ export class RelayService extends Construct {
     if (minTasks < 2) problems.push('minTasks must be >= 2 (one task per AZ survives a task or AZ loss)');
     if (maxTasks < minTasks) problems.push('maxTasks must be >= minTasks');
     if (!(target > 0)) problems.push('connectionsPerTask must be > 0');
+    const entry = props.entry ?? (props.certificateArn ? 'certificate' : 'cloudfront');
     if (props.domainName && !props.certificateArn) problems.push('domainName needs certificateArn');
+    if ((entry === 'certificate') !== Boolean(props.certificateArn)) problems.push("certificateArn goes with entry 'certificate', and only with it");
+    if (props.webAclArn && entry !== 'cloudfront') problems.push("webAclArn needs entry 'cloudfront'");
     if (problems.length) throw new Error(`RelayService: ${problems.join('; ')}`);
     const removalPolicy = props.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     // Static (not a token) so it can be both a container env var and a metric dimension without a cycle.
@@ -106,10 +128,14 @@ export class RelayService extends Construct {
     });
     const logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH, removalPolicy });
     taskDefinition.addContainer('relay', {
-      image: ContainerImage.fromAsset(props.projectRoot, {
-        file: 'socket-relay/Dockerfile',
-        platform: Platform.LINUX_ARM64,
-      }),
+      image: ContainerImage.fromAsset(
+        stageRelayImage({
+          projectRoot: props.projectRoot,
+          dir: join(Stage.of(this)!.outdir, `relay-image-${Names.uniqueId(this)}`),
+          build: Stack.of(this).bundlingRequired,
+        }),
+        { platform: Platform.LINUX_ARM64 },
+      ),
       portMappings: [{ containerPort: RELAY_PORT }],
       logging: LogDrivers.awsLogs({ logGroup, streamPrefix: 'relay' }),
       readonlyRootFilesystem: true,
@@ -121,6 +147,9 @@ export class RelayService extends Construct {
         JWT_AUDIENCE: props.jwt.audience,
         [tableEnvVar.memberships]: props.data.tables.memberships.tableName,
         DRAIN_TIMEOUT_MS: '10000',
+        // Proxies that append to X-Forwarded-For: the ALB, and CloudFront in front of it.
+        // Without this the per-address caps would count the ALB's nodes, not clients.
+        TRUST_PROXY_HOPS: entry === 'cloudfront' ? '2' : '1',
         LOG_LEVEL: 'info',
         RELAY_METRICS_NAMESPACE,
         RELAY_METRICS_SERVICE: metricsService,
@@ -128,37 +157,31 @@ export class RelayService extends Construct {
       },
       secrets: { ...props.pubsub.relaySecrets },
     });
-    props.data.tables.memberships.grantReadData(taskDefinition.taskRole);
-    const indexFinding = props.data.indexFinding('memberships');
-    if (indexFinding) {
-      Validations.of(taskDefinition).acknowledge({
-        id: indexFinding,
-        reason: 'Relays look up room memberships by user through the byUser index; read actions only.',
-      });
-    }
-    Validations.of(taskDefinition).acknowledge(
-      {
-        id: 'AwsSolutions-ECS2',
-        reason: 'These variables are non-secret configuration (URLs, table name, limits); credentials are ECS secrets.',
-      },
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'ecr:GetAuthorizationToken (execution role, to pull the relay image) cannot be scoped to a resource.',
-      },
-    );
+    // The relay checks one membership per room subscribe: a consistent GetItem, nothing else.
+    props.data.grant(taskDefinition.taskRole, 'memberships', ['GetItem']);
+    Validations.of(taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'These variables are non-secret configuration (URLs, table name, limits); credentials are ECS secrets.',
+    });
+    Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken (execution role, to pull the relay image) cannot be scoped to a resource.',
+    });
 
     const albSecurityGroup = new SecurityGroup(this, 'LoadBalancerSecurityGroup', {
       vpc: props.vpc,
       description: 'Townsquare relay load balancer: public WebSocket entry point',
       allowAllOutbound: false,
     });
-    const listenPort = props.certificateArn ? 443 : 80;
-    albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(listenPort), 'Clients connect from anywhere');
-    if (props.certificateArn) albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(80), 'Redirect to HTTPS');
-    Validations.of(albSecurityGroup).acknowledge({
-      id: 'AwsSolutions-EC23',
-      reason: 'Public WebSocket endpoint for browsers and mobile apps; clients authenticate with a JWT in the first frame.',
-    });
+    const listenPort = entry === 'certificate' ? 443 : 80;
+    if (entry !== 'cloudfront') {
+      albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(listenPort), 'Clients connect from anywhere');
+      if (entry === 'certificate') albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(80), 'Redirect to HTTPS');
+      Validations.of(albSecurityGroup).acknowledge({
+        id: 'AwsSolutions-EC23',
+        reason: 'Public WebSocket endpoint for browsers and mobile apps; clients authenticate with a JWT in the first frame.',
+      });
+    }
 
     this.securityGroup = new SecurityGroup(this, 'TaskSecurityGroup', {
       vpc: props.vpc,
@@ -180,6 +203,20 @@ export class RelayService extends Construct {
       dropInvalidHeaderFields: true,
     });
     this.loadBalancer.logAccessLogs(props.logBucket, 'relay-alb');
+    if (entry === 'cloudfront') {
+      this.edge = new RelayEdge(this, 'Edge', {
+        loadBalancer: this.loadBalancer,
+        httpPort: listenPort,
+        ...(props.webAclArn && { webAclArn: props.webAclArn }),
+      });
+      // The prefix list counts as ~55 of the 60 inbound rules a security group may hold:
+      // keep this group to this one rule.
+      albSecurityGroup.addIngressRule(
+        Peer.prefixList(this.edge.originFacingPrefixListId),
+        Port.tcp(listenPort),
+        'CloudFront origin-facing addresses only',
+      );
+    }
 
     this.service = new FargateService(this, 'Service', {
       cluster: this.cluster,
@@ -189,8 +226,11 @@ export class RelayService extends Construct {
       // Public subnets without NAT: the public IP is for outbound calls; inbound is ALB-only (see the task SG).
       assignPublicIp: true,
       securityGroups: [this.securityGroup],
+      // Deploys roll in batches of at most half the fleet (2 tasks: one at a time): each
+      // replaced task is deregistered, drained (deregistration delay, then SIGTERM → 1012)
+      // after its replacement is healthy, so a deploy never disconnects every client at once.
       minHealthyPercent: 100,
-      maxHealthyPercent: 200,
+      maxHealthyPercent: 150,
       circuitBreaker: { rollback: true },
       healthCheckGracePeriod: Duration.seconds(30),
     });
@@ -221,7 +261,11 @@ export class RelayService extends Construct {
     });
     this.targetGroup = this.listener.addTargets('Relays', {
       priority: 10,
-      conditions: [ListenerCondition.pathPatterns(['/ws'])],
+      conditions: [
+        ListenerCondition.pathPatterns(['/ws']),
+        // Behind CloudFront: only requests that came through our distribution.
+        ...(this.edge ? [ListenerCondition.httpHeader(ORIGIN_VERIFY_HEADER, [this.edge.originVerifyValue])] : []),
+      ],
       port: RELAY_PORT,
       protocol: ApplicationProtocol.HTTP,
       targets: [this.service],
@@ -263,7 +307,8 @@ export class RelayService extends Construct {
       scaleInCooldown: Duration.minutes(10),
     });
 
-    const scheme = props.certificateArn ? 'wss' : 'ws';
-    this.webSocketUrl = `${scheme}://${props.domainName ?? this.loadBalancer.loadBalancerDnsName}/ws`;
+    this.webSocketUrl = this.edge
+      ? `wss://${this.edge.distribution.distributionDomainName}/ws`
+      : `${entry === 'certificate' ? 'wss' : 'ws'}://${props.domainName ?? this.loadBalancer.loadBalancerDnsName}/ws`;
   }
 }

@@ -9,6 +9,8 @@ import { Alarms } from './alarms.js';
 import { ApiFunctions } from './api-functions.js';
 import type { TownsquareConfig } from './config.js';
 import { DataTables } from './data-tables.js';
+import { OpsDashboard } from './dashboard.js';
+import { EdgeWaf } from './edge-waf.js';
 import { Identity } from './identity.js';
 import { LogBucket } from './log-bucket.js';
 import { Network } from './network.js';
@@ -33,6 +35,9 @@ export class TownsquareStack extends Stack {
   readonly api: ApiFunctions;
   readonly relay: RelayService;
   readonly alarms: Alarms;
+  readonly dashboard: OpsDashboard;
+  /** The relays' WAF web ACL, when this stack made it (CloudFront entry in us-east-1). */
+  readonly waf?: EdgeWaf;
 
   constructor(scope: Construct, id: string, props: TownsquareStackProps) {
     super(scope, id, props);
@@ -52,8 +57,9 @@ export class TownsquareStack extends Stack {
             vpc: this.network.vpc,
             subnets: this.network.isolatedSubnets!,
             nodeType: config.redisNodeType,
+            maintenanceWindow: config.redisMaintenanceWindow,
           })
-        : new UpstashRedis(this, 'Upstash', { secretArnOrName: config.upstashSecretArn! });
+        : new UpstashRedis(this, 'Upstash', { secretArn: config.upstashSecretArn! });
 
     const jwt = { issuer: this.identity.issuer, audience: this.identity.audience, jwksUrl: this.identity.jwksUrl };
     this.api = new ApiFunctions(this, 'Api', {
@@ -63,10 +69,17 @@ export class TownsquareStack extends Stack {
       pubsub: this.pubsub,
       jwt,
       corsOrigins: config.corsOrigins,
+      throttle: { rateLimit: config.apiRateLimit, burstLimit: config.apiBurstLimit },
       destroyOnRemoval,
     });
-    if (this.api.securityGroup && this.network.secretsManagerEndpoint) {
-      this.network.allowSecretsManagerFrom(this.api.securityGroup, 'Publishing functions read the Redis auth token');
+    if (this.api.securityGroup) {
+      this.network.allowEndpointsFrom(this.api.securityGroup, 'Publishing functions read the Redis auth token');
+    }
+    // A CloudFront web ACL can only be made in us-east-1 (see edge-waf.ts for the other regions).
+    let webAclArn = config.wafWebAclArn;
+    if (config.relayEntry === 'cloudfront' && !webAclArn && this.region === 'us-east-1') {
+      this.waf = new EdgeWaf(this, 'Waf', { upgradesPerFiveMinutes: config.wafUpgradeLimit });
+      webAclArn = this.waf.webAclArn;
     }
     this.relay = new RelayService(this, 'Relay', {
       vpc: this.network.vpc,
@@ -76,20 +89,43 @@ export class TownsquareStack extends Stack {
       pubsub: this.pubsub,
       jwt,
       logBucket: logs.bucket,
+      entry: config.relayEntry,
       ...(config.certificateArn && { certificateArn: config.certificateArn }),
+      ...(webAclArn && { webAclArn }),
       ...(config.relayDomain && { domainName: config.relayDomain }),
       minTasks: config.relayMinTasks,
       maxTasks: config.relayMaxTasks,
       destroyOnRemoval,
     });
-    this.alarms = new Alarms(this, 'Alarms', { functions: this.api.functions, relay: this.relay });
+    // Private DNS routes the relays' Secrets Manager calls (ECS fetching REDIS_PASSWORD) to the endpoint too.
+    this.network.allowEndpointsFrom(this.relay.securityGroup, 'ECS fetches the relay secrets on the task ENI');
+    const redis = this.pubsub instanceof RedisCluster ? this.pubsub : undefined;
+    this.alarms = new Alarms(this, 'Alarms', {
+      functions: this.api.functions,
+      stage: this.api.stage,
+      tables: this.data.tables,
+      relay: this.relay,
+      ...(redis && { redis }),
+      ...(config.alarmEmail && { alarmEmail: config.alarmEmail }),
+    });
+    this.dashboard = new OpsDashboard(this, 'Dashboard', {
+      routes: props.routes ?? defaultRoutes,
+      functions: this.api.functions,
+      stage: this.api.stage,
+      relay: this.relay,
+      alarms: this.alarms,
+      ...(redis && { redis }),
+    });
 
     new CfnOutput(this, 'HttpApiUrl', { value: this.api.stage.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'WebSocketUrl', { value: this.relay.webSocketUrl, description: 'Relay WebSocket endpoint' });
-    new CfnOutput(this, 'RelayLoadBalancerDns', {
-      value: this.relay.loadBalancer.loadBalancerDnsName,
-      description: 'Point your relay DNS name (CNAME/alias) here when using certificateArn',
-    });
+    if (config.relayEntry === 'certificate') {
+      new CfnOutput(this, 'RelayLoadBalancerDns', {
+        value: this.relay.loadBalancer.loadBalancerDnsName,
+        description: 'Point your relay DNS name (CNAME/alias) here',
+      });
+    }
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Every alarm notifies this SNS topic' });
     new CfnOutput(this, 'JwtIssuer', { value: this.identity.issuer });
     new CfnOutput(this, 'JwtAudience', { value: this.identity.audience });
     if (this.identity.userPool && this.identity.userPoolClient) {

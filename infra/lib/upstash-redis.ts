@@ -16,8 +16,8 @@ import { Construct } from 'constructs';
 import type { PubSub } from './pubsub.js';
 
 export interface UpstashRedisProps {
-  /** Full ARN (with the 6-character suffix), or the secret's name. */
-  secretArnOrName: string;
+  /** The secret's complete ARN (with the 6-character suffix Secrets Manager appends). */
+  secretArn: string;
 }
 
 export class UpstashRedis extends Construct implements PubSub {
@@ -30,16 +30,14 @@ export class UpstashRedis extends Construct implements PubSub {
 
   constructor(scope: Construct, id: string, props: UpstashRedisProps) {
     super(scope, id);
-    const ref = props.secretArnOrName;
-    if (ref.startsWith('arn:')) {
-      const name = Arn.split(ref, ArnFormat.COLON_RESOURCE_NAME).resourceName ?? '';
-      // A complete ARN ends in "-" + 6 random characters; a partial one must be widened by the grant.
-      this.secret = /-[A-Za-z0-9]{6}$/.test(name)
-        ? Secret.fromSecretCompleteArn(this, 'Secret', ref)
-        : Secret.fromSecretPartialArn(this, 'Secret', ref);
-    } else {
-      this.secret = Secret.fromSecretNameV2(this, 'Secret', ref);
+    const arn = props.secretArn;
+    const name = arn.startsWith('arn:') ? (Arn.split(arn, ArnFormat.COLON_RESOURCE_NAME).resourceName ?? '') : '';
+    // ECS reads the `redisUrl` JSON key only through the complete ARN; a name or a partial
+    // ARN (no "-xxxxxx" suffix) makes the task fail at start (config.ts rejects them up front).
+    if (!/-[A-Za-z0-9]{6}$/.test(name)) {
+      throw new Error(`UpstashRedis: secretArn must be the secret's complete ARN (with its 6-character suffix), got ${arn}`);
     }
+    this.secret = Secret.fromSecretCompleteArn(this, 'Secret', arn);
     this.functionEnvironment = { UPSTASH_SECRET_ARN: this.secret.secretArn };
     this.relaySecrets = { REDIS_URL: EcsSecret.fromSecretsManager(this.secret, 'redisUrl') };
   }

@@ -20,8 +20,13 @@ describe('readConfig', () => {
     expect(readConfig({})).toEqual({
       redis: 'elasticache',
       dev: false,
+      relayEntry: 'cloudfront',
+      wafUpgradeLimit: 1000,
       corsOrigins: ['*'],
       redisNodeType: 'cache.t4g.micro',
+      redisMaintenanceWindow: 'sun:04:00-sun:05:00',
+      apiRateLimit: 1000,
+      apiBurstLimit: 1000,
       relayMinTasks: 2,
       relayMaxTasks: 10,
     });
@@ -30,7 +35,7 @@ describe('readConfig', () => {
   it('reads CLI-style string context', () => {
     const config = readConfig({
       redis: 'upstash',
-      upstashSecretArn: 'townsquare/upstash',
+      upstashSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:townsquare/upstash-AbCdEf',
       jwtIssuer: 'https://issuer.example.com',
       jwtAudience: 'townsquare',
       jwksUrl: 'https://issuer.example.com/keys',
@@ -40,7 +45,7 @@ describe('readConfig', () => {
     });
     expect(config).toMatchObject({
       redis: 'upstash',
-      upstashSecretArn: 'townsquare/upstash',
+      upstashSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:townsquare/upstash-AbCdEf',
       jwt: { issuer: 'https://issuer.example.com', audience: 'townsquare', jwksUrl: 'https://issuer.example.com/keys' },
       dev: true,
       relayMinTasks: 3,
@@ -74,9 +79,56 @@ describe('readConfig', () => {
 
   it('rejects contradictory Redis settings', () => {
     expect(problemsOf({ redis: 'upstash' })).toEqual([expect.stringMatching(/^upstashSecretArn: required/)]);
-    expect(problemsOf({ upstashSecretArn: 'x' })).toEqual([expect.stringMatching(/^upstashSecretArn: given, but redis/)]);
+    expect(problemsOf({ upstashSecretArn: 'x' })).toEqual([
+      expect.stringMatching(/^upstashSecretArn: given, but redis/),
+      expect.stringMatching(/^upstashSecretArn: must be the secret's complete ARN/),
+    ]);
     expect(problemsOf({ relayDomain: 'relay.example.com' })).toEqual([expect.stringMatching(/^relayDomain: only meaningful/)]);
     expect(problemsOf({ relayMinTasks: 5, relayMaxTasks: 4 })).toEqual([expect.stringMatching(/^relayMaxTasks: /)]);
+  });
+});
+
+describe('relay entry', () => {
+  it('is CloudFront by default, plain ws:// only with dev=true, the ALB with a certificate', () => {
+    expect(readConfig({}).relayEntry).toBe('cloudfront');
+    expect(readConfig({ dev: 'true' }).relayEntry).toBe('plain');
+    expect(readConfig({ certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc-123' }).relayEntry).toBe('certificate');
+  });
+
+  it('takes a WAF web ACL only for CloudFront, and only a global one', () => {
+    const arn = 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/townsquare/0f1e2d3c-aaaa-bbbb-cccc-111122223333';
+    expect(readConfig({ wafWebAclArn: arn }).wafWebAclArn).toBe(arn);
+    expect(problemsOf({ wafWebAclArn: arn.replace('global', 'regional').replace('us-east-1', 'eu-west-1') })).toEqual([
+      expect.stringMatching(/^wafWebAclArn: not a CloudFront-scope/),
+    ]);
+    expect(problemsOf({ wafWebAclArn: arn, dev: 'true' })).toEqual([expect.stringMatching(/^wafWebAclArn: only meaningful/)]);
+  });
+});
+
+describe('operations settings', () => {
+  it('validates alarmEmail, the API throttle and the maintenance window', () => {
+    expect(readConfig({ alarmEmail: 'ops@example.com', apiRateLimit: '200', apiBurstLimit: '400' })).toMatchObject({
+      alarmEmail: 'ops@example.com',
+      apiRateLimit: 200,
+      apiBurstLimit: 400,
+    });
+    expect(problemsOf({ alarmEmail: 'ops', apiBurstLimit: 9000, redisMaintenanceWindow: 'sunday 4am' })).toEqual([
+      expect.stringMatching(/^redisMaintenanceWindow: /),
+      expect.stringMatching(/^alarmEmail: /),
+      expect.stringMatching(/^apiBurstLimit: /),
+    ]);
+  });
+});
+
+describe('upstashSecretArn', () => {
+  it('accepts only the complete ARN, which ECS needs to read the redisUrl key', () => {
+    const complete = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:townsquare/upstash-AbCdEf';
+    expect(problemsOf({ redis: 'upstash', upstashSecretArn: complete })).toEqual([]);
+    for (const partial of ['townsquare/upstash', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:townsquare/upstash']) {
+      const [problem] = problemsOf({ redis: 'upstash', upstashSecretArn: partial });
+      expect(problem).toMatch(/^upstashSecretArn: must be the secret's complete ARN/);
+      expect(problem).toContain('aws secretsmanager describe-secret');
+    }
   });
 });
 

@@ -3,7 +3,7 @@
  * synthesized once (NodejsFunction bundles every handler with esbuild, which
  * takes a few seconds) and every assertion reads that one template.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { App } from 'aws-cdk-lib';
@@ -14,6 +14,9 @@ import { tableEnvVar } from '../../functions/adapters/table-schemas.js';
 import { routes, type TableName } from '../../functions/routes.js';
 import { buildApp } from '../../infra/lib/app.js';
 import { RedisCluster } from '../../infra/lib/redis-cluster.js';
+import { ORIGIN_VERIFY_HEADER } from '../../infra/lib/relay-edge.js';
+import type { EdgeWafStack } from '../../infra/lib/edge-waf.js';
+import { CachePolicy } from 'aws-cdk-lib/aws-cloudfront';
 import type { TownsquareStack } from '../../infra/lib/townsquare-stack.js';
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 180_000 });
@@ -205,6 +208,8 @@ describe.each([
       expect(env, name).toHaveProperty(name);
     }
     expect(Number(env.DRAIN_TIMEOUT_MS) / 1000).toBeLessThan(30); // drains within the deregistration delay
+    // Per-address caps count clients, not the proxies in front: CloudFront + ALB by default, the ALB alone with a certificate.
+    expect(env.TRUST_PROXY_HOPS).toBe(mode === 'elasticache' ? '2' : '1');
   });
 
   it('exposes only /ws through the load balancer (not /metrics or /healthz)', () => {
@@ -212,7 +217,7 @@ describe.each([
       DefaultActions: [Match.objectLike({ Type: 'fixed-response', FixedResponseConfig: Match.objectLike({ StatusCode: '404' }) })],
     });
     s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
-      Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/ws'] } }],
+      Conditions: Match.arrayWith([{ Field: 'path-pattern', PathPatternConfig: { Values: ['/ws'] } }]),
       Actions: [Match.objectLike({ Type: 'forward' })],
     });
     s.template.resourceCountIs('AWS::ElasticLoadBalancingV2::ListenerRule', 1);
@@ -241,6 +246,25 @@ describe.each([
     });
   });
 
+  it('grants exact DynamoDB actions: no Scan, BatchWrite, Describe or streams; deletes only on DELETE routes', () => {
+    const policies = Object.values(resourcesOf(s.template, 'AWS::IAM::Policy'));
+    const all = policies.flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((st: { Action: string | string[] }) => [st.Action].flat()));
+    expect(all.filter((a) => a.startsWith('dynamodb:')).sort()).not.toEqual([]);
+    for (const a of all) {
+      expect(a, 'no wildcard or unused DynamoDB action').not.toMatch(/^dynamodb:(\*|Scan|BatchWriteItem|DescribeTable|GetRecords|GetShardIterator|DescribeStream|ListStreams|ConditionCheckItem)$/);
+    }
+    for (const r of routes) {
+      const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, r.routeKey)]!;
+      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      const actions = policies
+        .filter((p) => p.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((st: { Action: string | string[] }) => [st.Action].flat()));
+      expect(actions.includes('dynamodb:DeleteItem'), `${r.routeKey} may delete`).toBe(r.routeKey.startsWith('DELETE '));
+    }
+    // Index access names the index; nothing grants table/index/*.
+    expect(JSON.stringify(policies)).not.toContain('/index/*');
+  });
+
   it('gives the relay task read-only access to memberships and nothing else', () => {
     const [task] = Object.values(resourcesOf(s.template, 'AWS::ECS::TaskDefinition'));
     const taskRoleId = task!.Properties.TaskRoleArn['Fn::GetAtt'][0] as string;
@@ -248,18 +272,46 @@ describe.each([
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === taskRoleId))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string[]; Resource: unknown }>);
     const actions = statements.flatMap((st) => [st.Action].flat());
+    // One consistent GetItem per room subscribe (socket-relay/access.ts): nothing else.
+    expect(actions).toEqual(['dynamodb:GetItem']);
     expect(actions.filter((a) => WRITE_ACTIONS.includes(a))).toEqual([]);
     expect(JSON.stringify(statements.map((st) => st.Resource))).not.toMatch(/TablesRooms|TablesMessages|TablesIdempotency/);
   });
 
-  it('alarms on function errors, relay CPU, healthy relays and Redis reconnects', () => {
+  it('sends every alarm to the SNS topic: errors (thrown + logged), API, DynamoDB, relays, Redis', () => {
     const alarms = Object.values(resourcesOf(s.template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms.filter((a) => a.Properties.MetricName === 'Errors' && a.Properties.Namespace === 'AWS/Lambda')).toHaveLength(
-      routes.length,
-    );
-    expect(alarms.some((a) => a.Properties.MetricName === 'CPUUtilization' && a.Properties.Namespace === 'AWS/ECS')).toBe(true);
-    expect(alarms.some((a) => a.Properties.MetricName === 'HealthyHostCount')).toBe(true);
-    expect(alarms.some((a) => a.Properties.MetricName === 'RedisReconnects')).toBe(true);
+    const [topicId] = Object.keys(resourcesOf(s.template, 'AWS::SNS::Topic'));
+    for (const a of alarms) expect(a.Properties.AlarmActions, a.Properties.AlarmDescription).toEqual([{ Ref: topicId }]);
+    // Every metric an alarm reads, whether direct or inside a math expression.
+    const metricsOf = (a: (typeof alarms)[number]): string[] =>
+      a.Properties.MetricName
+        ? [`${a.Properties.Namespace}/${a.Properties.MetricName}`]
+        : a.Properties.Metrics.filter((m: any) => m.MetricStat).map((m: any) => `${m.MetricStat.Metric.Namespace}/${m.MetricStat.Metric.MetricName}`);
+    const read = alarms.map(metricsOf);
+    // Per route: Lambda Errors plus the errors the handler logged at ERROR (500 answers, failed publishes).
+    const errorAlarms = read.filter((ms) => ms.includes('AWS/Lambda/Errors'));
+    expect(errorAlarms).toHaveLength(routes.length);
+    for (const ms of errorAlarms) expect(ms.some((m) => m.startsWith('Townsquare/Functions/LoggedErrors-'))).toBe(true);
+    s.template.resourceCountIs('AWS::Logs::MetricFilter', routes.length);
+    s.template.hasResourceProperties('AWS::Logs::MetricFilter', { FilterPattern: '{ $.level = "ERROR" }' });
+    const flat = read.flat();
+    for (const m of [
+      'AWS/ApiGateway/5xx',
+      'AWS/ApiGateway/Latency',
+      'AWS/DynamoDB/WriteThrottleEvents',
+      'AWS/ApplicationELB/HTTPCode_ELB_5XX_Count',
+      'AWS/ApplicationELB/RejectedConnectionCount',
+      'AWS/ECS/CPUUtilization',
+      'AWS/ApplicationELB/HealthyHostCount',
+      'ECS/ContainerInsights/RunningTaskCount',
+      'Townsquare/Relay/RedisReconnects',
+    ]) {
+      expect(flat, m).toContain(m);
+    }
+    const redisMetrics = ['AWS/ElastiCache/EngineCPUUtilization', 'AWS/ElastiCache/DatabaseMemoryUsagePercentage', 'AWS/ElastiCache/ReplicationLag'];
+    for (const m of redisMetrics) expect(flat.includes(m), m).toBe(mode === 'elasticache');
+    s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    s.template.hasOutput('AlarmTopicArn', {});
   });
 
   it('passes cdk-nag AwsSolutions with zero unacknowledged findings', () => {
@@ -327,16 +379,57 @@ describe.each([
       s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
     });
 
-    it('creates a Cognito user pool and outputs plain ws:// for the relays', () => {
+    it('creates a Cognito user pool and outputs wss://<CloudFront>/ws for the relays', () => {
       s.template.resourceCountIs('AWS::Cognito::UserPool', 1);
       s.template.hasOutput('HttpApiUrl', {});
       s.template.hasOutput('UserPoolClientId', {});
       const ws = s.template.findOutputs('WebSocketUrl').WebSocketUrl!.Value;
-      expect(ws['Fn::Join'][1][0]).toBe('ws://');
-      expect(ws['Fn::Join'][1][2]).toBe('/ws');
+      const [distributionId] = Object.keys(resourcesOf(s.template, 'AWS::CloudFront::Distribution'));
+      expect(ws).toEqual({ 'Fn::Join': ['', ['wss://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }, '/ws']] });
+      expect(s.template.findOutputs('RelayLoadBalancerDns')).toEqual({});
       const [task] = Object.values(resourcesOf(s.template, 'AWS::ECS::TaskDefinition'));
       const container = task!.Properties.ContainerDefinitions[0];
       expect(container.Secrets).toEqual([{ Name: 'REDIS_PASSWORD', ValueFrom: { Ref: expect.stringMatching(/^RedisAuthToken/) } }]);
+    });
+
+    it('puts CloudFront in front of the relays: WebSockets, no caching, HTTPS only, WAF', () => {
+      const [distribution] = Object.values(resourcesOf(s.template, 'AWS::CloudFront::Distribution'));
+      const config = distribution!.Properties.DistributionConfig;
+      expect(config.DefaultCacheBehavior.ViewerProtocolPolicy).toBe('https-only');
+      expect(config.DefaultCacheBehavior.CachePolicyId).toBe(CachePolicy.CACHING_DISABLED.cachePolicyId);
+      const policyId = config.DefaultCacheBehavior.OriginRequestPolicyId.Ref as string;
+      const policy = resourcesOf(s.template, 'AWS::CloudFront::OriginRequestPolicy')[policyId]!.Properties.OriginRequestPolicyConfig;
+      expect(policy.HeadersConfig.Headers).toEqual(expect.arrayContaining(['Sec-WebSocket-Key', 'Sec-WebSocket-Version', 'Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions']));
+      const [origin] = config.Origins;
+      expect(origin.DomainName).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^RelayLoadBalancer/), 'DNSName'] });
+      expect(origin.CustomOriginConfig).toMatchObject({ OriginProtocolPolicy: 'http-only', HTTPPort: 80 });
+      // The secret header CloudFront adds is the one the load balancer's /ws rule requires.
+      const [header] = origin.OriginCustomHeaders;
+      expect(header.HeaderName).toBe(ORIGIN_VERIFY_HEADER);
+      expect(JSON.stringify(header.HeaderValue)).toContain('{{resolve:secretsmanager:');
+      s.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::ListenerRule', {
+        Conditions: Match.arrayWith([{ Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: ORIGIN_VERIFY_HEADER, Values: [header.HeaderValue] } }]),
+      });
+      // us-east-1: the web ACL is made in-stack, with the rate-based rule on upgrades.
+      const [aclId, acl] = Object.entries(resourcesOf(s.template, 'AWS::WAFv2::WebACL'))[0]!;
+      expect(config.WebACLId).toEqual({ 'Fn::GetAtt': [aclId, 'Arn'] });
+      expect(acl.Properties.Scope).toBe('CLOUDFRONT');
+      expect(acl.Properties.Rules[0].Statement.RateBasedStatement).toMatchObject({ Limit: 1000, AggregateKeyType: 'IP' });
+    });
+
+    it('lets only CloudFront reach the load balancer', () => {
+      const albSg = s.stack.getLogicalId(s.stack.relay.loadBalancer.connections.securityGroups[0]!.node.defaultChild as never);
+      const inline = resourcesOf(s.template, 'AWS::EC2::SecurityGroup')[albSg]!.Properties.SecurityGroupIngress ?? [];
+      const separate = Object.values(resourcesOf(s.template, 'AWS::EC2::SecurityGroupIngress'))
+        .filter((r) => r.Properties.GroupId['Fn::GetAtt']?.[0] === albSg)
+        .map((r) => r.Properties);
+      const rules = [...inline, ...separate];
+      expect(rules).toHaveLength(1);
+      expect(rules[0].CidrIp).toBeUndefined();
+      expect(rules[0].SourcePrefixListId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/OriginFacingPrefixList/), 'PrefixLists.0.PrefixListId'] });
+      s.template.hasResourceProperties('Custom::AWS', {
+        Create: Match.stringLikeRegexp('com\\.amazonaws\\.global\\.cloudfront\\.origin-facing'),
+      });
     });
   } else {
     it('uses no ElastiCache and keeps functions out of the VPC', () => {
@@ -377,8 +470,47 @@ describe.each([
         DefaultActions: [Match.objectLike({ Type: 'redirect' })],
       });
       expect(s.template.findOutputs('WebSocketUrl').WebSocketUrl!.Value).toBe('wss://relay.example.com/ws');
+      s.template.resourceCountIs('AWS::CloudFront::Distribution', 0);
     });
   }
+});
+
+describe('relay entry without bundling', () => {
+  const outdirs: string[] = [];
+  afterAll(() => {
+    for (const d of outdirs) rmSync(d, { recursive: true, force: true });
+  });
+  const quick = (context: Record<string, unknown>, region = 'us-east-1') => {
+    const outdir = mkdtempSync(join(tmpdir(), 'townsquare-cdk-'));
+    outdirs.push(outdir);
+    const { app, stack } = buildApp({ context: { ...context, 'aws:cdk:bundling-stacks': [] }, region, outdir });
+    return { template: Template.fromStack(stack), violations: nagViolations(app), app };
+  };
+
+  it('dev=true: plain ws:// on the load balancer, no CloudFront', () => {
+    const { template, violations } = quick({ dev: 'true' });
+    expect(template.findOutputs('WebSocketUrl').WebSocketUrl!.Value['Fn::Join'][1][0]).toBe('ws://');
+    template.resourceCountIs('AWS::CloudFront::Distribution', 0);
+    expect(violations).toEqual([]);
+  });
+
+  it('outside us-east-1: WAF is opt-in (no web ACL in the stack), wafWebAclArn attaches one', () => {
+    const plain = quick({}, 'eu-west-1');
+    plain.template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    expect(plain.violations).toEqual([]);
+    const arn = 'arn:aws:wafv2:us-east-1:123456789012:global/webacl/townsquare/0f1e2d3c-aaaa-bbbb-cccc-111122223333';
+    const withAcl = quick({ wafWebAclArn: arn }, 'eu-west-1');
+    withAcl.template.hasResourceProperties('AWS::CloudFront::Distribution', { DistributionConfig: Match.objectLike({ WebACLId: arn }) });
+    expect(withAcl.violations).toEqual([]);
+  });
+
+  it('wafStack=true adds the web ACL stack in us-east-1', () => {
+    const { app } = quick({ wafStack: 'true' }, 'eu-west-1');
+    const waf = app.node.findChild('TownsquareWaf') as EdgeWafStack;
+    expect(waf.region).toBe('us-east-1');
+    Template.fromStack(waf).hasResourceProperties('AWS::WAFv2::WebACL', { Scope: 'CLOUDFRONT' });
+    Template.fromStack(waf).hasOutput('WebAclArn', {});
+  });
 });
 
 describe('cdk-nag wiring', () => {
