@@ -190,7 +190,7 @@ export async function startBench(options: BenchOptions): Promise<BenchEnv> {
   const build = spawnSync(process.execPath, ['socket-relay/build.mjs', RELAY_BUNDLE], { stdio: ['ignore', 2, 2] });
   if (build.status !== 0) throw new Error('building the relay bundle failed');
   // One owner creates every room: let it own more than the default cap allows.
-  process.env.MAX_ROOMS_PER_USER ??= String(Math.max(500, options.rooms + 1));
+  process.env.MAX_ROOMS_PER_USER ??= String(Math.max(1000, options.rooms + 1));
   const stack = await startLocalStack({ relays: 0, buildRelay: false });
   if (!stack.redisUrl) {
     await stack.stop();

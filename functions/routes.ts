@@ -60,10 +60,19 @@ export const routes: readonly RouteDefinition[] = [
     publishes: true,
   },
   {
+    // Writes only gap tombstones (a seq reserved but left empty past the bound; functions/domain/channel-log.ts).
     routeKey: 'GET /rooms/{roomId}/messages',
     entry: 'functions/handlers/list-messages.ts',
     reads: ['memberships', 'messages'],
-    writes: [],
+    writes: ['messages'],
+    publishes: false,
+  },
+  {
+    // The history of any durable channel; writes only gap tombstones, as above.
+    routeKey: 'GET /channels/{channel}/messages',
+    entry: 'functions/handlers/list-channel-messages.ts',
+    reads: ['memberships', 'messages'],
+    writes: ['messages'],
     publishes: false,
   },
 ];

@@ -14,7 +14,25 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 export interface DynamoOptions {
   endpoint?: string;
   region?: string;
+  /**
+   * How long one attempt may wait for its response (ms). Well inside the
+   * functions' 10 s timeout: with `maxAttempts` the worst single call is about
+   * 2 × (1 s + 1.5 s) plus a short backoff, so a stuck call fails with an
+   * error the handler answers instead of the function timing out. Against a
+   * local endpoint (dynalite sharing a busy machine) the default is 10 s.
+   * @default 1500 (10000 with `endpoint`)
+   */
+  requestTimeoutMs?: number;
+  /** How long a TCP/TLS connect may take (ms). @default 1000 */
+  connectionTimeoutMs?: number;
+  /** Attempts per call, the first included (the SDK's standard retry mode). @default 2 */
+  maxAttempts?: number;
 }
+
+export const DYNAMO_REQUEST_TIMEOUT_MS = 1500;
+export const LOCAL_DYNAMO_REQUEST_TIMEOUT_MS = 10_000;
+export const DYNAMO_CONNECTION_TIMEOUT_MS = 1000;
+export const DYNAMO_MAX_ATTEMPTS = 2;
 
 export function createDynamoClient(options: DynamoOptions = {}): DynamoDBClient {
   const local = options.endpoint !== undefined;
@@ -24,6 +42,13 @@ export function createDynamoClient(options: DynamoOptions = {}): DynamoDBClient 
     // added later would be silently skipped), and no call passes per-call options (which
     // would quietly bypass the cache).
     cacheMiddleware: true,
+    maxAttempts: options.maxAttempts ?? DYNAMO_MAX_ATTEMPTS,
+    requestHandler: {
+      requestTimeout: options.requestTimeoutMs ?? (local ? LOCAL_DYNAMO_REQUEST_TIMEOUT_MS : DYNAMO_REQUEST_TIMEOUT_MS),
+      // Without this the SDK only logs a warning when requestTimeout passes, and keeps waiting.
+      throwOnRequestTimeout: true,
+      connectionTimeout: options.connectionTimeoutMs ?? DYNAMO_CONNECTION_TIMEOUT_MS,
+    },
     ...(local && {
       endpoint: options.endpoint,
       // dynalite ignores credentials, but the SDK insists on having some.

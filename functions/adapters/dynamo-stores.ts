@@ -14,7 +14,7 @@ import {
   UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { ChatMessage, Membership, MembershipPage, MessageClaim, MessageStore, Role, Room, RoomStore } from '../domain/ports.js';
+import type { ChannelStore, LogClaim, LogEntry, LogHead, Membership, MembershipPage, Role, Room, RoomStore } from '../domain/ports.js';
 import { fromAttributes, toAttributes, type AttributeMap } from './dynamo-items.js';
 import { MEMBERSHIPS_BY_USER_INDEX } from './table-schemas.js';
 
@@ -41,8 +41,6 @@ async function conditional(write: Promise<unknown>): Promise<boolean> {
 
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET_LIMIT = 100;
-/** Rooms whose last seq a process remembers (bounded memory in a long-lived container). */
-const SEQ_HINT_ROOMS = 10_000;
 /** How long an idempotency claim is kept: retries later than this create a new message. */
 const CLAIM_TTL_SECONDS = 24 * 60 * 60;
 
@@ -128,7 +126,7 @@ export class DynamoRoomStore implements RoomStore {
     return { memberships: items.slice(0, page.limit), more: items.length > page.limit };
   }
 
-  async countMemberships(userId: string, upTo: number): Promise<number> {
+  async countMemberships(userId: string, upTo: number, options: { addedByOthers?: boolean } = {}): Promise<number> {
     let count = 0;
     if (upTo <= 0) return 0;
     let start: AttributeMap | undefined;
@@ -138,6 +136,8 @@ export class DynamoRoomStore implements RoomStore {
           TableName: this.tables.memberships,
           IndexName: MEMBERSHIPS_BY_USER_INDEX,
           KeyConditionExpression: 'userId = :u',
+          // The index projects every attribute, so `addedBy` can be filtered on.
+          ...(options.addedByOthers && { FilterExpression: 'addedBy <> :u' }),
           ExpressionAttributeValues: toAttributes({ ':u': userId }),
           Select: 'COUNT',
           Limit: upTo - count,
@@ -177,120 +177,124 @@ export class DynamoRoomStore implements RoomStore {
     );
   }
 
-  setRole(roomId: string, userId: string, role: Role): Promise<boolean> {
+  setRole(roomId: string, userId: string, role: Role, ifRole?: Role | null): Promise<boolean> {
+    const condition = roleCondition(ifRole);
     return conditional(
       this.db.send(
         new UpdateItemCommand({
           TableName: this.tables.memberships,
           Key: toAttributes({ roomId, userId }),
-          UpdateExpression: 'SET #role = :role',
-          ConditionExpression: 'attribute_exists(userId)',
+          UpdateExpression: 'SET #role = :newRole',
+          ConditionExpression: condition.expression,
           ExpressionAttributeNames: { '#role': 'role' },
-          ExpressionAttributeValues: toAttributes({ ':role': role }),
+          ExpressionAttributeValues: toAttributes({ ':newRole': role, ...condition.values }),
         }),
       ),
     );
   }
 
   removeMember(roomId: string, userId: string, ifRole?: Role | null): Promise<boolean> {
-    let condition: Pick<DeleteItemCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> = {
-      ConditionExpression: 'attribute_exists(userId)',
-    };
-    if (ifRole === null) {
-      condition = { ConditionExpression: 'attribute_exists(userId) AND attribute_not_exists(#role)', ExpressionAttributeNames: { '#role': 'role' } };
-    } else if (ifRole !== undefined) {
-      condition = {
-        ConditionExpression: '#role = :role',
-        ExpressionAttributeNames: { '#role': 'role' },
-        ExpressionAttributeValues: toAttributes({ ':role': ifRole }),
-      };
-    }
+    const condition = roleCondition(ifRole);
     return conditional(
-      this.db.send(new DeleteItemCommand({ TableName: this.tables.memberships, Key: toAttributes({ roomId, userId }), ...condition })),
+      this.db.send(
+        new DeleteItemCommand({
+          TableName: this.tables.memberships,
+          Key: toAttributes({ roomId, userId }),
+          ConditionExpression: condition.expression,
+          ...(condition.expression.includes('#role') && { ExpressionAttributeNames: { '#role': 'role' } }),
+          ...(condition.values && { ExpressionAttributeValues: toAttributes(condition.values) }),
+        }),
+      ),
     );
   }
 }
 
-export class DynamoMessageStore implements MessageStore {
+/**
+ * The condition that a membership exists and, when `ifRole` is given, still has
+ * that role (null: no stored role, as memberships written before roles existed).
+ */
+function roleCondition(ifRole: Role | null | undefined): { expression: string; values?: Record<string, string> } {
+  if (ifRole === undefined) return { expression: 'attribute_exists(userId)' };
+  if (ifRole === null) return { expression: 'attribute_exists(userId) AND attribute_not_exists(#role)' };
+  return { expression: '#role = :expectedRole', values: { ':expectedRole': ifRole } };
+}
+
+/** The counter item of a channel: its own partition key, so counter updates and entry puts use separate partitions. */
+const headKey = (channel: string) => `#head#${channel}`;
+const HEAD_SEQ = 0;
+
+/**
+ * The channel log's store: entries in the messages table (partition `channel`,
+ * sort `seq`), each channel's counter at `(#head#{channel}, 0)` in the same
+ * table, idempotency claims in the idempotency table.
+ */
+export class DynamoChannelStore implements ChannelStore {
   constructor(
     private readonly db: DynamoDBClient,
     private readonly tables: Pick<TableNames, 'messages' | 'idempotency'>,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** The highest seq this process wrote or read per room: a lower bound of the truth. */
-  private readonly seqHints = new Map<string, number>();
-
-  async lastSeq(roomId: string, options: { hint?: boolean } = {}): Promise<number> {
-    const hinted = options.hint ? this.seqHints.get(roomId) : undefined;
-    if (hinted !== undefined) return hinted;
+  async reserveSeq(channel: string, now: number): Promise<number> {
     const out = await this.db.send(
-      new QueryCommand({
+      new UpdateItemCommand({
         TableName: this.tables.messages,
-        KeyConditionExpression: 'roomId = :r',
-        ExpressionAttributeValues: toAttributes({ ':r': roomId }),
-        ProjectionExpression: 'seq',
-        ScanIndexForward: false,
-        Limit: 1,
-        ConsistentRead: true,
+        Key: toAttributes({ channel: headKey(channel), seq: HEAD_SEQ }),
+        UpdateExpression: 'ADD lastSeq :one SET reservedAt = :now',
+        ExpressionAttributeValues: toAttributes({ ':one': 1, ':now': now }),
+        ReturnValues: 'UPDATED_NEW',
       }),
     );
-    const seq = fromAttributes<{ seq: number }>(out.Items?.[0])?.seq ?? 0;
-    this.remember(roomId, seq);
-    return seq;
+    return fromAttributes<{ lastSeq: number }>(out.Attributes!).lastSeq;
   }
 
-  async putMessageAtSeq(message: ChatMessage): Promise<boolean> {
-    let stored = await conditional(
+  async head(channel: string): Promise<LogHead> {
+    const { Item } = await this.db.send(
+      new GetItemCommand({ TableName: this.tables.messages, Key: toAttributes({ channel: headKey(channel), seq: HEAD_SEQ }), ConsistentRead: true }),
+    );
+    const head = fromAttributes<Partial<LogHead>>(Item);
+    return { lastSeq: head?.lastSeq ?? 0, reservedAt: head?.reservedAt ?? 0 };
+  }
+
+  putEntry(entry: LogEntry): Promise<boolean> {
+    return conditional(
       this.db.send(
-        new PutItemCommand({ TableName: this.tables.messages, Item: toAttributes({ ...message }), ConditionExpression: 'attribute_not_exists(seq)' }),
+        new PutItemCommand({ TableName: this.tables.messages, Item: toAttributes({ ...entry }), ConditionExpression: 'attribute_not_exists(seq)' }),
       ),
     );
-    // The SDK retries a write whose response was lost; the retry then fails its condition
-    // against our own item. Only another message at this seq means the seq was taken.
-    if (!stored) stored = (await this.getMessage(message.roomId, message.seq))?.id === message.id;
-    if (stored) this.remember(message.roomId, message.seq);
-    return stored;
   }
 
-  private remember(roomId: string, seq: number): void {
-    if (seq <= (this.seqHints.get(roomId) ?? 0)) return;
-    this.seqHints.delete(roomId); // re-insert: Map order doubles as recency
-    this.seqHints.set(roomId, seq);
-    if (this.seqHints.size > SEQ_HINT_ROOMS) this.seqHints.delete(this.seqHints.keys().next().value!);
-  }
-
-  async getMessage(roomId: string, seq: number): Promise<ChatMessage | null> {
+  async getEntry(channel: string, seq: number): Promise<LogEntry | null> {
     const { Item } = await this.db.send(
-      new GetItemCommand({ TableName: this.tables.messages, Key: toAttributes({ roomId, seq }), ConsistentRead: true }),
+      new GetItemCommand({ TableName: this.tables.messages, Key: toAttributes({ channel, seq }), ConsistentRead: true }),
     );
-    return fromAttributes<ChatMessage>(Item);
+    return fromAttributes<LogEntry>(Item);
   }
 
-  async listMessages(roomId: string, afterSeq: number, limit: number): Promise<ChatMessage[]> {
-    const messages: ChatMessage[] = [];
+  async listEntries(channel: string, afterSeq: number, limit: number): Promise<LogEntry[]> {
+    const entries: LogEntry[] = [];
     let start: AttributeMap | undefined;
-    // A Query page stops at 1 MB: keep reading until `limit` messages or the end.
+    // A Query page stops at 1 MB: keep reading until `limit` entries or the end.
     do {
       const out: QueryCommandOutput = await this.db.send(
         new QueryCommand({
           TableName: this.tables.messages,
-          KeyConditionExpression: 'roomId = :r AND seq > :after',
-          ExpressionAttributeValues: toAttributes({ ':r': roomId, ':after': afterSeq }),
+          KeyConditionExpression: 'channel = :c AND seq > :after',
+          ExpressionAttributeValues: toAttributes({ ':c': channel, ':after': afterSeq }),
           ScanIndexForward: true,
-          Limit: limit - messages.length,
+          Limit: limit - entries.length,
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );
-      messages.push(...(out.Items ?? []).map((item) => fromAttributes<ChatMessage>(item)));
+      entries.push(...(out.Items ?? []).map((item) => fromAttributes<LogEntry>(item)));
       start = out.LastEvaluatedKey;
-    } while (start && messages.length < limit);
-    return messages;
+    } while (start && entries.length < limit);
+    return entries;
   }
 
-  async claim(roomId: string, clientKey: string, claim: MessageClaim): Promise<MessageClaim | null> {
-    const key = `${roomId}#${clientKey}`;
+  async claim(channel: string, clientKey: string, claim: LogClaim): Promise<LogClaim | null> {
+    const key = `${channel}#${clientKey}`;
     const item = toAttributes({ key, ...claim, expiresAt: Math.floor(this.clock() / 1000) + CLAIM_TTL_SECONDS });
     // Two rounds: an existing claim may expire (TTL) between our put and our get.
     for (let round = 0; round < 2; round++) {
@@ -308,49 +312,35 @@ export class DynamoMessageStore implements MessageStore {
       const { Item } = await this.db.send(
         new GetItemCommand({ TableName: this.tables.idempotency, Key: toAttributes({ key }), ConsistentRead: true }),
       );
-      const stored = fromAttributes<MessageClaim & { key: string; expiresAt: number }>(Item);
+      const stored = fromAttributes<LogClaim & { key: string; expiresAt: number }>(Item);
       if (stored) {
         const { key: _key, expiresAt: _exp, ...existing } = stored;
         // The SDK retries a put whose response was lost; the retry then fails its
         // condition against our own claim, which we did create.
-        if (existing.messageId === claim.messageId && existing.claimedAt === claim.claimedAt) return null;
+        if (existing.entryId === claim.entryId && existing.claimedAt === claim.claimedAt) return null;
         return existing;
       }
     }
     throw new Error(`idempotency claim ${key} keeps vanishing; is the table's TTL misconfigured?`);
   }
 
-  async releaseClaim(roomId: string, clientKey: string, expectedClaimedAt: number): Promise<void> {
-    await conditional(
-      this.db.send(
-        new DeleteItemCommand({
-          TableName: this.tables.idempotency,
-          Key: toAttributes({ key: `${roomId}#${clientKey}` }),
-          ConditionExpression: '#claimedAt = :expected',
-          ExpressionAttributeNames: { '#claimedAt': 'claimedAt' },
-          ExpressionAttributeValues: toAttributes({ ':expected': expectedClaimedAt }),
-        }),
-      ),
-    );
+  recordClaimSeq(channel: string, clientKey: string, claimedAt: number, seq: number, reservedAt: number): Promise<boolean> {
+    return this.updateClaim(channel, clientKey, claimedAt, 'SET seq = :seq, reservedAt = :at', { ':seq': seq, ':at': reservedAt });
   }
 
-  updateClaim(
-    roomId: string,
-    clientKey: string,
-    expectedClaimedAt: number,
-    patch: Partial<MessageClaim>,
-  ): Promise<boolean> {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
-    const names = Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k]));
-    const values = Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v]));
+  takeOverClaim(channel: string, clientKey: string, expectedClaimedAt: number, claimedAt: number): Promise<boolean> {
+    return this.updateClaim(channel, clientKey, expectedClaimedAt, 'SET claimedAt = :new REMOVE seq, reservedAt', { ':new': claimedAt });
+  }
+
+  /** An update of the claim, made only while its `claimedAt` is still `expectedClaimedAt`. */
+  private updateClaim(channel: string, clientKey: string, expectedClaimedAt: number, update: string, values: Record<string, unknown>): Promise<boolean> {
     return conditional(
       this.db.send(
         new UpdateItemCommand({
           TableName: this.tables.idempotency,
-          Key: toAttributes({ key: `${roomId}#${clientKey}` }),
-          UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
-          ConditionExpression: '#claimedAt = :expected',
-          ExpressionAttributeNames: { ...names, '#claimedAt': 'claimedAt' },
+          Key: toAttributes({ key: `${channel}#${clientKey}` }),
+          UpdateExpression: update,
+          ConditionExpression: 'claimedAt = :expected',
           ExpressionAttributeValues: toAttributes({ ...values, ':expected': expectedClaimedAt }),
         }),
       ),

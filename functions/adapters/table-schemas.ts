@@ -31,7 +31,8 @@ export const tableSchemas: Record<TableName, TableSchema> = {
       },
     ],
   },
-  messages: { partitionKey: { name: 'roomId', type: 'S' }, sortKey: { name: 'seq', type: 'N' } },
+  // Every durable channel's log (functions/domain/channel-log.ts), and each channel's seq counter at (`#head#{channel}`, 0).
+  messages: { partitionKey: { name: 'channel', type: 'S' }, sortKey: { name: 'seq', type: 'N' } },
   idempotency: { partitionKey: { name: 'key', type: 'S' }, ttlAttribute: 'expiresAt' },
 };
 

@@ -53,14 +53,18 @@ export interface RoomStore {
    * after `afterRoomId` when given. Reads one page, never the whole list.
    */
   listMemberships(userId: string, page: { limit: number; afterRoomId?: string }): Promise<MembershipPage>;
-  /** How many rooms the user belongs to, counting no further than `upTo` (so the cost is bounded). */
-  countMemberships(userId: string, upTo: number): Promise<number>;
+  /**
+   * How many rooms the user belongs to (`addedByOthers`: only those someone else
+   * put them in), counting no further than `upTo` (so the cost is bounded).
+   */
+  countMemberships(userId: string, upTo: number, options?: { addedByOthers?: boolean }): Promise<number>;
   /** Whether the room has any member other than `userId`. */
   hasOtherMembers(roomId: string, userId: string): Promise<boolean>;
   /** Returns false when the membership already existed (nothing written). */
   addMember(membership: Membership): Promise<boolean>;
   /** Sets the member's role; returns false when there is no such membership (nothing written). */
-  setRole(roomId: string, userId: string, role: Role): Promise<boolean>;
+  /** Sets the role; with `ifRole`, only while the membership still has that role (null: none stored). False when not. */
+  setRole(roomId: string, userId: string, role: Role, ifRole?: Role | null): Promise<boolean>;
   /**
    * Returns false when there was no such membership, or (with `ifRole`) when its
    * stored role is no longer the one given (`null`: a membership with no stored role).
@@ -68,32 +72,58 @@ export interface RoomStore {
   removeMember(roomId: string, userId: string, ifRole?: Role | null): Promise<boolean>;
 }
 
-/** An idempotency claim for `(roomId, clientMessageId)`: who holds it and which seq it last tried. */
-export interface MessageClaim {
-  messageId: string;
-  userId: string;
-  text: string;
-  claimedAt: number;
-  /** Set once the message was written at this seq (or is being attempted there). */
-  seq?: number;
+/**
+ * One item of a channel's log: a durable message, or a gap tombstone
+ * (`event: "gap"`, see functions/domain/channel-log.ts) at a seq that was
+ * reserved but never written.
+ */
+export interface LogEntry {
+  channel: string;
+  seq: number;
+  id: string;
+  event: string;
+  /** The payload (JSON); for a room message, the ChatMessage. Null in a tombstone. */
+  data: unknown;
+  /** Epoch ms, taken after the seq was reserved. */
+  ts: number;
 }
 
-export interface MessageStore {
-  /**
-   * Highest stored seq of the room, 0 when empty. With `hint`, the store may
-   * answer from what this process last saw (never higher than the truth, so
-   * the conditional put still rules out gaps and duplicates); without it, the
-   * answer is a strongly consistent read.
-   */
-  lastSeq(roomId: string, options?: { hint?: boolean }): Promise<number>;
-  /** Writes the message at its seq; returns false if that seq is already taken. */
-  putMessageAtSeq(message: ChatMessage): Promise<boolean>;
-  getMessage(roomId: string, seq: number): Promise<ChatMessage | null>;
-  listMessages(roomId: string, afterSeq: number, limit: number): Promise<ChatMessage[]>;
+/** A channel's sequence counter: the last seq handed out, and when (epoch ms, the reserver's clock). */
+export interface LogHead {
+  lastSeq: number;
+  reservedAt: number;
+}
+
+/** An idempotency claim on `(channel, key)`: which entry it stands for and which seq that entry was given. */
+export interface LogClaim {
+  entryId: string;
+  /** A hash of what was sent: a retry with the same key but other content is a conflict. */
+  fingerprint: string;
+  claimedAt: number;
+  /** The seq reserved for the entry, recorded before the entry is written there. */
+  seq?: number;
+  /** When `seq` was recorded (epoch ms); the gap bound runs from here. */
+  reservedAt?: number;
+}
+
+/**
+ * The channel log's storage, keyed by channel (`room:…`, `user:…`, `document:…`).
+ * Plain reads and writes; every rule about using them lives in the channel log.
+ */
+export interface ChannelStore {
+  /** Atomically hands out the channel's next seq (1, 2, 3, …), recording `now` as its reservation time. */
+  reserveSeq(channel: string, now: number): Promise<number>;
+  /** The channel's counter; `{lastSeq: 0, reservedAt: 0}` for a channel never written. */
+  head(channel: string): Promise<LogHead>;
+  /** Writes the entry at its seq unless that seq already holds an item; false when it does. */
+  putEntry(entry: LogEntry): Promise<boolean>;
+  getEntry(channel: string, seq: number): Promise<LogEntry | null>;
+  /** Up to `limit` entries with `seq > afterSeq`, ascending (strongly consistent). */
+  listEntries(channel: string, afterSeq: number, limit: number): Promise<LogEntry[]>;
   /** Creates the claim; returns the existing one instead when the key is taken. */
-  claim(roomId: string, clientMessageId: string, claim: MessageClaim): Promise<MessageClaim | null>;
-  /** Deletes the claim if it is still ours (same `claimedAt`): a failed send leaves nothing behind. */
-  releaseClaim(roomId: string, clientMessageId: string, expectedClaimedAt: number): Promise<void>;
-  /** Records the seq being attempted, only while the claim is still ours (same `claimedAt`). */
-  updateClaim(roomId: string, clientMessageId: string, expectedClaimedAt: number, patch: Partial<MessageClaim>): Promise<boolean>;
+  claim(channel: string, key: string, claim: LogClaim): Promise<LogClaim | null>;
+  /** Records the reserved seq on the claim, only while it is still ours (same `claimedAt`). */
+  recordClaimSeq(channel: string, key: string, claimedAt: number, seq: number, reservedAt: number): Promise<boolean>;
+  /** Takes a claim over (new `claimedAt`, no seq), only if it is still the one read (same `claimedAt`). */
+  takeOverClaim(channel: string, key: string, expectedClaimedAt: number, claimedAt: number): Promise<boolean>;
 }

@@ -3,10 +3,12 @@
  * roles.ts). Removal publishes a revoke envelope so every relay drops the
  * removed user's live subscriptions at once.
  *
- * How many rooms one user belongs to is capped (`maxRoomsPerUser`), so nobody
- * can be put into rooms without bound by others; creating a room counts too.
- * The count is read before the write, from an eventually consistent index, so
- * concurrent adds of one user can overshoot the cap by at most their number.
+ * How many rooms one user belongs to is capped (`maxRoomsPerUser`), and of
+ * those, how many others may put them in (`maxRoomsAddedByOthers`, lower): so
+ * nobody can be put into rooms without bound, and others filling a user's
+ * slots can never stop that user from creating rooms of their own. The counts
+ * are read before the write, from an eventually consistent index, so
+ * concurrent adds of one user can overshoot a cap by at most their number.
  */
 import { encodeEnvelope, ENVELOPE_VERSION, ID_PATTERN, roomChannel } from '../../protocol/index.js';
 import { checkDisplayName } from './display-name.js';
@@ -16,7 +18,9 @@ import type { Membership, Publisher, Role, Room, RoomStore } from './ports.js';
 import { addRefusal, removeDecision, roleChange, roleOf, type AddableRole } from './roles.js';
 
 /** Rooms one user may belong to (created or added to by others). */
-export const MAX_ROOMS_PER_USER = 500;
+export const MAX_ROOMS_PER_USER = 1000;
+/** Of those, rooms others may add the user to. */
+export const MAX_ROOMS_ADDED_BY_OTHERS = 500;
 /** Longest room name, in UTF-16 code units after normalization. */
 export const MAX_ROOM_NAME_LENGTH = 100;
 export const ROOMS_PAGE_DEFAULT_LIMIT = 50;
@@ -28,6 +32,8 @@ export interface RoomDeps {
   now?: () => Date;
   /** @default MAX_ROOMS_PER_USER */
   maxRoomsPerUser?: number;
+  /** @default MAX_ROOMS_ADDED_BY_OTHERS */
+  maxRoomsAddedByOthers?: number;
 }
 /** What the routes that only touch the store need. */
 export type RoomStoreDeps = Omit<RoomDeps, 'publisher'>;
@@ -47,19 +53,27 @@ export function roomName(raw: string): string {
 
 export async function createRoom(deps: RoomStoreDeps, userId: string, name: string): Promise<Room> {
   const cleanName = roomName(name);
-  await requireRoomToSpare(deps, userId, true);
+  await requireRoomToSpare(deps, userId, false);
   const createdAt = nowIso(deps);
   const room: Room = { roomId: newRoomId(), name: cleanName, createdBy: userId, createdAt };
   await deps.rooms.createRoom(room, { roomId: room.roomId, userId, addedBy: userId, joinedAt: createdAt, role: 'owner' });
   return room;
 }
 
-/** Throws `limit_exceeded` when the user already belongs to the maximum number of rooms. */
-async function requireRoomToSpare(deps: RoomStoreDeps, userId: string, self: boolean): Promise<void> {
+/**
+ * Throws `limit_exceeded` when the user already belongs to the maximum number of
+ * rooms, or (`byOther`) has been put into the maximum number by others.
+ */
+async function requireRoomToSpare(deps: RoomStoreDeps, userId: string, byOther: boolean): Promise<void> {
+  const subject = byOther ? `User ${userId} already belongs` : 'You already belong';
   const max = deps.maxRoomsPerUser ?? MAX_ROOMS_PER_USER;
   if ((await deps.rooms.countMemberships(userId, max)) >= max) {
-    const subject = self ? 'You already belong' : `User ${userId} already belongs`;
     throw limitExceeded(`${subject} to ${max} rooms, the most one user may be in; a room must be left first`);
+  }
+  if (!byOther) return;
+  const maxByOthers = deps.maxRoomsAddedByOthers ?? MAX_ROOMS_ADDED_BY_OTHERS;
+  if ((await deps.rooms.countMemberships(userId, maxByOthers, { addedByOthers: true })) >= maxByOthers) {
+    throw limitExceeded(`User ${userId} was already added to ${maxByOthers} rooms by others, the most allowed; they must leave one first`);
   }
 }
 
@@ -160,7 +174,7 @@ export async function addMember(
   const refusal = addRefusal(actorRole, role);
   if (refusal) throw forbidden(refusal);
   if (target) return { membership: view(target, room), created: false };
-  await requireRoomToSpare(deps, userId, false);
+  await requireRoomToSpare(deps, userId, true);
   const membership: Membership = { roomId, userId, addedBy: actorId, joinedAt: nowIso(deps), role };
   if (await deps.rooms.addMember(membership)) return { membership: view(membership, room), created: true };
   // Added meanwhile by someone else: theirs stands.
@@ -181,7 +195,7 @@ export async function changeRole(
   userId: string,
   role: Role,
 ): Promise<MemberView> {
-  const { room, actorRole, target } = await readParties(deps.rooms, roomId, actorId, userId);
+  const { room, actor, actorRole, target } = await readParties(deps.rooms, roomId, actorId, userId);
   if (!target) throw notFound(`User ${userId} is not a member of room ${roomId}`);
   const change = roleChange(actorRole, role, actorId === userId);
   switch (change.kind) {
@@ -191,10 +205,21 @@ export async function changeRole(
       return view(target, room);
     case 'set':
     case 'transfer':
-      if (!(await deps.rooms.setRole(roomId, userId, role))) throw notFound(`User ${userId} is not a member of room ${roomId}`);
-      if (change.kind === 'transfer') await deps.rooms.setRole(roomId, actorId, 'admin');
+      // Each write holds only while the role it was decided on still holds, so two
+      // owners' requests racing cannot leave the room with none.
+      if (!(await deps.rooms.setRole(roomId, userId, role, target.role ?? null))) await roleChangedMeanwhile(deps.rooms, roomId, userId);
+      if (change.kind === 'transfer' && !(await deps.rooms.setRole(roomId, actorId, 'admin', actor.role ?? null))) {
+        // Our own role changed meanwhile (another transfer): the target is an owner now; we stay what we became.
+        throw conflict('Your role changed while ownership was being transferred; both of you may be owners now. Check the members and retry');
+      }
       return { ...target, role };
   }
+}
+
+/** After a conditional write on a membership failed: 409 if it is still there (its role changed), else 404. */
+async function roleChangedMeanwhile(rooms: RoomStore, roomId: string, userId: string): Promise<never> {
+  if (await rooms.getMembership(roomId, userId)) throw conflict(`The role of ${userId} changed meanwhile; retry the request`);
+  throw notFound(`User ${userId} is not a member of room ${roomId}`);
 }
 
 /**
@@ -212,10 +237,7 @@ export async function removeMember(deps: RoomDeps, actorId: string, roomId: stri
   }
   // Only if the role the decision was made on still holds: a member being promoted
   // (to owner by a transfer, say) meanwhile is not removed on the strength of the old role.
-  if (!(await deps.rooms.removeMember(roomId, userId, target.role ?? null))) {
-    if (await deps.rooms.getMembership(roomId, userId)) throw conflict(`The role of ${userId} changed meanwhile; retry the request`);
-    throw notFound(`User ${userId} is not a member of room ${roomId}`);
-  }
+  if (!(await deps.rooms.removeMember(roomId, userId, target.role ?? null))) await roleChangedMeanwhile(deps.rooms, roomId, userId);
   // Persisted first; now tell the relays to cut live delivery to that user.
   await deps.publisher.publish(
     roomChannel(roomId),

@@ -1,16 +1,25 @@
 /**
  * POST /rooms/{roomId}/messages {text, clientMessageId?} → 201 stored message
  * (200 with the same message when a retry of a stored clientMessageId).
+ * A 201 says in `x-townsquare-published` whether live delivery went out; the
+ * message is stored either way, so a failed publish is never an error.
  */
 import * as z from '../../protocol/zod.js';
 import { ID_PATTERN } from '../../protocol/index.js';
 import { sendMessage } from '../domain/messages.js';
-import { getPublisher } from '../lib/publisher.js';
+import { logger } from '../lib/logger.js';
+import { getRawPublisher } from '../lib/publisher.js';
 import { getStores } from '../lib/stores.js';
 import { httpHandler, json, parseBody, validate } from '../lib/http.js';
 import { RoomPath } from '../lib/params.js';
+import { enforceSendRate } from '../lib/send-rate.js';
 
 export const MAX_TEXT_LENGTH = 4000;
+/** On a 201: `true`, or `false` when the message is stored but live delivery failed (subscribers backfill from history). */
+export const PUBLISHED_HEADER = 'x-townsquare-published';
+
+const logPublishFailure = (error: unknown, entry: { channel: string; seq: number }) =>
+  logger.error('publish failed after the message was stored; subscribers will backfill', { error: error as Error, channel: entry.channel, seq: entry.seq });
 
 const Body = z.object({
   text: z.string().check(z.minLength(1), z.maxLength(MAX_TEXT_LENGTH)),
@@ -18,8 +27,16 @@ const Body = z.object({
 });
 
 export const handler = httpHandler(async (event, caller) => {
+  // Per-user limit first: a flooding caller costs one Redis round trip, not a DynamoDB write.
+  const limited = await enforceSendRate(caller.userId);
+  if (limited) return limited;
   const { roomId } = validate(RoomPath, event.pathParameters, 'path');
   const body = parseBody(event, Body);
-  const { message, created } = await sendMessage({ ...getStores(), publisher: getPublisher() }, { roomId, userId: caller.userId, ...body });
-  return json(created ? 201 : 200, message);
+  const { message, created, published } = await sendMessage(
+    { ...getStores(), publisher: getRawPublisher(), onPublishError: logPublishFailure },
+    { roomId, userId: caller.userId, ...body },
+  );
+  const response = json(created ? 201 : 200, message);
+  if (published !== null) response.headers = { ...response.headers, [PUBLISHED_HEADER]: String(published) };
+  return response;
 });

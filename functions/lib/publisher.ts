@@ -19,11 +19,30 @@ import { UpstashPublisher } from '../adapters/upstash-publisher.js';
 import { logger } from './logger.js';
 
 let publisher: Publisher | undefined;
+let rawPublisher: Publisher | undefined;
 let driverInUse: Promise<Publisher> | null = null;
+
+/**
+ * Redis timeouts for a function's publishing connection: far inside the
+ * functions' 10 s timeout, so a Redis that does not answer costs a send about
+ * a second, not the invocation. The channel log also stops waiting after its
+ * own `publishTimeoutMs` and answers `published: false`.
+ */
+export const REDIS_CONNECT_TIMEOUT_MS = 1000;
+export const REDIS_COMMAND_TIMEOUT_MS = 1000;
+const functionRedisOptions = { connectTimeout: REDIS_CONNECT_TIMEOUT_MS, commandTimeout: REDIS_COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1 };
 
 /** The container's publisher; failures after a stored write are logged, never thrown. */
 export function getPublisher(env: NodeJS.ProcessEnv = process.env): Publisher {
-  if (publisher) return publisher;
+  return (publisher ??= new LoggedPublisher(getRawPublisher(env), logger));
+}
+
+/**
+ * The same connection without the logging wrapper: a failed publish rejects.
+ * For the channel log, which reports it (`published: false`) and logs it itself.
+ */
+export function getRawPublisher(env: NodeJS.ProcessEnv = process.env): Publisher {
+  if (rawPublisher) return rawPublisher;
   let driver: Promise<Publisher> | null = null;
   const connect = () => {
     driver ??= createDriver(env).catch((err) => {
@@ -33,7 +52,7 @@ export function getPublisher(env: NodeJS.ProcessEnv = process.env): Publisher {
     driverInUse = driver;
     return driver;
   };
-  return (publisher = new LoggedPublisher({ publish: async (channel, payload) => (await connect()).publish(channel, payload) }, logger));
+  return (rawPublisher = { publish: async (channel, payload) => (await connect()).publish(channel, payload) });
 }
 
 /**
@@ -44,6 +63,7 @@ export async function closePublisher(): Promise<void> {
   const driver = await driverInUse?.catch(() => null);
   driverInUse = null;
   publisher = undefined;
+  rawPublisher = undefined;
   if (driver && 'close' in driver && typeof driver.close === 'function') await (driver as { close(): Promise<void> }).close();
 }
 
@@ -65,8 +85,8 @@ async function createDriver(env: NodeJS.ProcessEnv): Promise<Publisher> {
       if (event !== 'ready') logger.warn('redis connection event', { event, role, error: detail });
     };
     return env.REDIS_CLUSTER === 'true'
-      ? new RedisClusterBroker({ url: env.REDIS_URL, password, onEvent })
-      : new RedisBroker({ url: env.REDIS_URL, redis: password ? { password } : {}, onEvent });
+      ? new RedisClusterBroker({ url: env.REDIS_URL, password, onEvent, redis: { redisOptions: functionRedisOptions } })
+      : new RedisBroker({ url: env.REDIS_URL, redis: { ...functionRedisOptions, ...(password && { password }) }, onEvent });
   }
   if (env.TOWNSQUARE_BROKER === 'memory') return processMemoryBroker();
   throw new Error('No publisher configured: set REDIS_URL, UPSTASH_SECRET_ARN, or TOWNSQUARE_BROKER=memory (local stack)');

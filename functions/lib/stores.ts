@@ -3,14 +3,14 @@
  * (module scope survives between invocations), so the client is reused.
  */
 import { createDynamoClient } from '../adapters/dynamo-client.js';
-import { DynamoMessageStore, DynamoRoomStore } from '../adapters/dynamo-stores.js';
+import { DynamoChannelStore, DynamoRoomStore } from '../adapters/dynamo-stores.js';
 import { tableEnvVar } from '../adapters/table-schemas.js';
-import type { MessageStore, RoomStore } from '../domain/ports.js';
+import type { ChannelStore, RoomStore } from '../domain/ports.js';
 import { requireEnv } from './env.js';
 
 export interface Stores {
   rooms: RoomStore;
-  messages: MessageStore;
+  channels: ChannelStore;
 }
 
 let stores: Stores | undefined;
@@ -24,5 +24,5 @@ export function getStores(env: NodeJS.ProcessEnv = process.env): Stores {
     messages: requireEnv(env, tableEnvVar.messages),
     idempotency: requireEnv(env, tableEnvVar.idempotency),
   };
-  return (stores = { rooms: new DynamoRoomStore(db, tables), messages: new DynamoMessageStore(db, tables) });
+  return (stores = { rooms: new DynamoRoomStore(db, tables), channels: new DynamoChannelStore(db, tables) });
 }

@@ -122,6 +122,40 @@ describe('delivery', () => {
     expect((await api.get(`/rooms/${roomId}/messages?afterSeq=5`)).body.messages.map((m: { text: string }) => m.text)).toEqual(['m6', 'm7']);
   });
 
+  it('serves any readable channel on GET /channels/{channel}/messages, the room route being its alias', async () => {
+    const roomId = await roomWith('alice', 'bob');
+    const alice = apiClient(stack.apiUrl, await token('alice'));
+    // A 201 says whether live delivery went out (the message is stored either way).
+    const res = await fetch(`${stack.apiUrl}/rooms/${roomId}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token('alice')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'm1' }),
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-townsquare-published')).toBe('true');
+    const first = await res.json();
+    await alice.post(`/rooms/${roomId}/messages`, { text: 'm2' });
+
+    const bob = apiClient(stack.apiUrl, await token('bob'));
+    const alias = await bob.get(`/rooms/${roomId}/messages`);
+    const page = await bob.get(`/channels/${encodeURIComponent(`room:${roomId}`)}/messages?afterSeq=0&limit=1`);
+    expect(page.status).toBe(200);
+    expect(page.body).toEqual({
+      messages: [{ seq: 1, id: first.id, event: 'message.created', data: first, ts: Date.parse(first.createdAt) }],
+      nextAfterSeq: 1,
+    });
+    expect(alias.body.messages[0]).toEqual(first);
+    expect((await bob.get(`/channels/room:${roomId}/messages?afterSeq=1`)).body.messages.map((m: { data: { text: string } }) => m.data.text)).toEqual(['m2']);
+
+    const mallory = apiClient(stack.apiUrl, await token('mallory'));
+    expect((await mallory.get(`/channels/${encodeURIComponent(`room:${roomId}`)}/messages`)).status).toBe(403);
+    expect((await bob.get('/channels/user%3Abob/messages')).body).toEqual({ messages: [], nextAfterSeq: null });
+    expect((await bob.get('/channels/user%3Aalice/messages')).status).toBe(403);
+    expect((await bob.get('/channels/document%3Ad_1/messages')).status).toBe(403);
+    expect((await bob.get('/channels/lobby%3Ax/messages')).status).toBe(400);
+    expect((await bob.get(`/channels/${encodeURIComponent(`room:${roomId}`)}/messages?limit=500`)).status).toBe(400);
+  });
+
   it('lists the caller\'s rooms only', async () => {
     const a = await roomWith('dora', 'erin');
     const b = await roomWith('erin');

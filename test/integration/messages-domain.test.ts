@@ -2,24 +2,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../../functions/adapters/dynamo-client.js';
-import { DynamoMessageStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
+import { DynamoChannelStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
 import { DomainError } from '../../functions/domain/errors.js';
 import { listMessages, MESSAGE_EVENT, sendMessage, type MessageDeps } from '../../functions/domain/messages.js';
-import type { ChatMessage, MessageStore, Publisher } from '../../functions/domain/ports.js';
+import type { LogEntry, Publisher } from '../../functions/domain/ports.js';
 import { addMember, createRoom, listRooms, removeMember, requireMember, type RoomDeps } from '../../functions/domain/rooms.js';
 import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
 import { decodeEnvelope, type Envelope } from '../../protocol/index.js';
 
-/** A Publisher port that records what was published and, at that moment, whether the message was already readable. */
+/** A Publisher port that records what was published and, at that moment, what the log held at that seq. */
 class RecordingPublisher implements Publisher {
-  readonly published: Array<{ channel: string; envelope: Envelope | null; readableAtPublish?: ChatMessage | null }> = [];
-  constructor(private readonly store?: MessageStore) {}
+  readonly published: Array<{ channel: string; envelope: Envelope | null; readableAtPublish?: LogEntry | null }> = [];
+  constructor(private readonly store?: DynamoChannelStore) {}
   async publish(channel: string, payload: string): Promise<void> {
     const envelope = decodeEnvelope(payload);
     const entry: (typeof this.published)[number] = { channel, envelope };
-    if (this.store && envelope?.kind === 'message') {
-      entry.readableAtPublish = await this.store.getMessage(channel.slice('room:'.length), envelope.seq);
-    }
+    if (this.store && envelope?.kind === 'message') entry.readableAtPublish = await this.store.getEntry(channel, envelope.seq);
     this.published.push(entry);
   }
 }
@@ -27,13 +25,13 @@ class RecordingPublisher implements Publisher {
 let dynamo: LocalDynamo;
 let db: DynamoDBClient;
 let rooms: DynamoRoomStore;
-let messages: DynamoMessageStore;
+let channels: DynamoChannelStore;
 
 beforeAll(async () => {
   dynamo = await startDynamo({ prefix: 'msgdomain' });
   db = createDynamoClient({ endpoint: dynamo.endpoint });
   rooms = new DynamoRoomStore(db, dynamo.tables);
-  messages = new DynamoMessageStore(db, dynamo.tables);
+  channels = new DynamoChannelStore(db, dynamo.tables);
 });
 afterAll(async () => {
   db?.destroy();
@@ -41,9 +39,10 @@ afterAll(async () => {
 });
 
 function deps(overrides: Partial<MessageDeps> = {}): MessageDeps & { publisher: RecordingPublisher } {
-  return { rooms, messages, publisher: new RecordingPublisher(messages), ...overrides } as MessageDeps & { publisher: RecordingPublisher };
+  return { rooms, channels, publisher: new RecordingPublisher(channels), ...overrides } as MessageDeps & { publisher: RecordingPublisher };
 }
 const roomDeps = (): RoomDeps & { publisher: RecordingPublisher } => ({ rooms, publisher: new RecordingPublisher() });
+const lastSeq = async (roomId: string) => (await channels.head(`room:${roomId}`)).lastSeq;
 
 async function roomWith(owner: string, ...members: string[]): Promise<string> {
   const d = roomDeps();
@@ -64,37 +63,24 @@ async function domainError(promise: Promise<unknown>): Promise<DomainError> {
 const claimKey = (userId: string, clientMessageId: string) => `${userId}#${clientMessageId}`;
 
 describe('sendMessage / listMessages', () => {
-  it('treats a retried write of its own message as stored, and another message at that seq as taken', async () => {
-    const roomId = await roomWith('alice');
-    const message: ChatMessage = { id: 'm-own', seq: 1, roomId, userId: 'alice', text: 'hi', createdAt: new Date().toISOString() };
-    expect(await messages.putMessageAtSeq(message)).toBe(true);
-    expect(await messages.putMessageAtSeq(message)).toBe(true); // the SDK's retry after a lost response
-    expect(await messages.putMessageAtSeq({ ...message, id: 'm-other' })).toBe(false);
-    expect((await messages.listMessages(roomId, 0, 10)).map((m) => m.id)).toEqual(['m-own']);
-  });
-
   it('treats a retried claim of its own as made, and another request\'s claim as existing', async () => {
-    const roomId = await roomWith('alice');
-    const mine = { messageId: 'm-own', userId: 'alice', text: 'hi', claimedAt: 1_000, seq: 1 };
-    expect(await messages.claim(roomId, claimKey('alice', 'c-own'), mine)).toBeNull();
-    expect(await messages.claim(roomId, claimKey('alice', 'c-own'), mine)).toBeNull(); // the SDK's retry after a lost response
-    expect(await messages.claim(roomId, claimKey('alice', 'c-own'), { ...mine, messageId: 'm-other', claimedAt: 2_000 })).toMatchObject({ messageId: 'm-own' });
+    const channel = `room:${await roomWith('alice')}`;
+    const mine = { entryId: 'm-own', fingerprint: 'f', claimedAt: 1_000 };
+    expect(await channels.claim(channel, claimKey('alice', 'c-own'), mine)).toBeNull();
+    expect(await channels.claim(channel, claimKey('alice', 'c-own'), mine)).toBeNull(); // the SDK's retry after a lost response
+    expect(await channels.claim(channel, claimKey('alice', 'c-own'), { ...mine, entryId: 'm-other', claimedAt: 2_000 })).toMatchObject({ entryId: 'm-own' });
   });
 
-  it('keeps seq gap-free across processes whose seq hints go stale', async () => {
+  it('keeps seq gap-free across stores (containers) that each keep no state', async () => {
     const roomId = await roomWith('alice', 'bob');
-    // Two "Lambda containers": each store remembers only the seqs it saw itself.
-    const containers = [new DynamoMessageStore(db, dynamo.tables), new DynamoMessageStore(db, dynamo.tables)];
+    const containers = [new DynamoChannelStore(db, dynamo.tables), new DynamoChannelStore(db, dynamo.tables)];
     const seqs: number[] = [];
     for (let i = 0; i < 12; i++) {
-      const store = containers[i % 3 === 0 ? 0 : 1]!;
-      const { message } = await sendMessage(deps({ messages: store }), { roomId, userId: 'alice', text: `m${i}` });
+      const { message } = await sendMessage(deps({ channels: containers[i % 3 === 0 ? 0 : 1]! }), { roomId, userId: 'alice', text: `m${i}` });
       seqs.push(message.seq);
     }
     expect(seqs).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
-    // A hint is a lower bound: after the other container wrote, a hinted read lags, a fresh one does not.
-    expect(await containers[0]!.lastSeq(roomId, { hint: true })).toBeLessThan(12);
-    expect(await containers[0]!.lastSeq(roomId)).toBe(12);
+    expect(await lastSeq(roomId)).toBe(12);
   });
 
   it('gives 50 concurrent sends seq 1..50 exactly, each published once after it was stored', async () => {
@@ -104,7 +90,7 @@ describe('sendMessage / listMessages', () => {
       Array.from({ length: 50 }, (_, i) => sendMessage(d, { roomId, userId: i % 2 ? 'bob' : 'alice', text: `m${i}` })),
     );
     const range = Array.from({ length: 50 }, (_, i) => i + 1);
-    expect(results.every((r) => r.created)).toBe(true);
+    expect(results.every((r) => r.created && r.published === true)).toBe(true);
     expect(results.map((r) => r.message.seq).sort((a, b) => a - b)).toEqual(range);
     expect(new Set(results.map((r) => r.message.id)).size).toBe(50);
 
@@ -115,8 +101,9 @@ describe('sendMessage / listMessages', () => {
       if (envelope?.kind !== 'message') throw new Error('expected a message envelope');
       // Publish happens after persistence: the published seq is already readable with this id.
       expect(readableAtPublish?.id).toBe(envelope.id);
-      expect(envelope.data).toEqual(readableAtPublish);
-      expect(envelope.ts).toBe(Date.parse(readableAtPublish!.createdAt));
+      expect(envelope.data).toEqual(readableAtPublish?.data);
+      expect(envelope.ts).toBe(readableAtPublish?.ts);
+      expect(envelope.ts).toBe(Date.parse((envelope.data as { createdAt: string }).createdAt));
     }
     expect(d.publisher.published.map((p) => (p.envelope as { seq: number }).seq).sort((a, b) => a - b)).toEqual(range);
 
@@ -133,6 +120,7 @@ describe('sendMessage / listMessages', () => {
     const texts = new Map(results.map((r) => [r.message.seq, r.message.text]));
     const stored = await listMessages(d, { roomId, userId: 'alice', afterSeq: 0, limit: 50 });
     expect(stored.messages.map((m) => m.text)).toEqual(range.map((s) => texts.get(s)));
+    expect(stored.messages).toEqual(results.map((r) => r.message).sort((a, b) => a.seq - b.seq));
     expect(stored.nextAfterSeq).toBe(50);
     expect((await listMessages(d, { roomId, userId: 'alice', afterSeq: 50, limit: 50 })).nextAfterSeq).toBeNull();
   });
@@ -142,21 +130,14 @@ describe('sendMessage / listMessages', () => {
     const d = deps();
     expect((await domainError(sendMessage(d, { roomId, userId: 'mallory', text: 'hi' }))).code).toBe('forbidden');
     expect((await domainError(sendMessage(d, { roomId: 'r_nope', userId: 'alice', text: 'hi' }))).code).toBe('not_found');
+    expect((await domainError(sendMessage(d, { roomId, userId: 'mallory', text: 'hi', clientMessageId: 'c-1' }))).code).toBe('forbidden');
     expect((await domainError(listMessages(d, { roomId, userId: 'mallory', afterSeq: 0, limit: 10 }))).code).toBe('forbidden');
-    expect(await messages.lastSeq(roomId)).toBe(0);
+    expect(await lastSeq(roomId)).toBe(0);
     expect(d.publisher.published).toEqual([]);
-  });
-
-  it('gives back the claim of a refused send, so the id is free once the sender may send', async () => {
-    const roomId = await roomWith('alice');
-    const d = deps();
-    const refused = await domainError(sendMessage(d, { roomId, userId: 'mallory', text: 'let me in', clientMessageId: 'c-1' }));
-    expect(refused.code).toBe('forbidden');
+    // The refused send claimed nothing: once a member, the same id is a fresh send.
     await addMember(roomDeps(), 'alice', roomId, 'mallory');
-    // A claim left behind would make this a conflict ("still in progress" / "different text").
     const sent = await sendMessage(d, { roomId, userId: 'mallory', text: 'hello', clientMessageId: 'c-1' });
     expect(sent).toMatchObject({ created: true, message: { seq: 1, text: 'hello' } });
-    expect(d.publisher.published).toHaveLength(1);
   });
 
   it('returns the stored message with created:false on an idempotent retry and publishes nothing again', async () => {
@@ -164,11 +145,11 @@ describe('sendMessage / listMessages', () => {
     const d = deps();
     const first = await sendMessage(d, { roomId, userId: 'alice', text: 'once', clientMessageId: 'c-1' });
     const retry = await sendMessage(d, { roomId, userId: 'alice', text: 'once', clientMessageId: 'c-1' });
-    expect(first.created).toBe(true);
+    expect(first).toMatchObject({ created: true, published: true });
     expect(first.message).toMatchObject({ seq: 1, text: 'once', clientMessageId: 'c-1' });
-    expect(retry).toEqual({ message: first.message, created: false });
+    expect(retry).toEqual({ message: first.message, created: false, published: null });
     expect(d.publisher.published).toHaveLength(1);
-    expect(await messages.lastSeq(roomId)).toBe(1);
+    expect(await lastSeq(roomId)).toBe(1);
   });
 
   it('concurrent retries of one clientMessageId store one message', async () => {
@@ -182,7 +163,7 @@ describe('sendMessage / listMessages', () => {
     for (const o of outcomes) {
       if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'conflict' }); // "still in progress"
     }
-    expect(await messages.lastSeq(roomId)).toBe(1);
+    expect(await lastSeq(roomId)).toBe(1);
     expect(d.publisher.published).toHaveLength(1);
   });
 
@@ -193,7 +174,7 @@ describe('sendMessage / listMessages', () => {
     const err = await domainError(sendMessage(d, { roomId, userId: 'alice', text: 'changed', clientMessageId: 'c-2' }));
     expect(err.code).toBe('conflict');
     expect(err.message).toContain('clientMessageId');
-    expect(await messages.lastSeq(roomId)).toBe(1);
+    expect(await lastSeq(roomId)).toBe(1);
     expect(d.publisher.published).toHaveLength(1);
   });
 
@@ -206,106 +187,6 @@ describe('sendMessage / listMessages', () => {
     expect(a.message.id).not.toBe(b.message.id);
     expect([a.message.seq, b.message.seq]).toEqual([1, 2]);
     expect(d.publisher.published).toHaveLength(2);
-  });
-
-  it('treats a fresh claim without a stored message as still in progress (conflict)', async () => {
-    const roomId = await roomWith('alice');
-    const d = deps();
-    await messages.claim(roomId, claimKey('alice', 'c-busy'), { messageId: 'held', userId: 'alice', text: 'hi', claimedAt: Date.now() });
-    const err = await domainError(sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-busy' }));
-    expect(err.code).toBe('conflict');
-    expect(err.message).toMatch(/in progress/);
-    expect(await messages.lastSeq(roomId)).toBe(0);
-    expect(d.publisher.published).toEqual([]);
-  });
-
-  it('takes over a stale claim and stores the message under the claim’s message id', async () => {
-    const roomId = await roomWith('alice');
-    const d = deps();
-    await messages.claim(roomId, claimKey('alice', 'c-stale'), {
-      messageId: 'stale-id',
-      userId: 'alice',
-      text: 'hi',
-      claimedAt: Date.now() - 10 * 60_000,
-    });
-    const result = await sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-stale' });
-    expect(result.created).toBe(true);
-    expect(result.message).toMatchObject({ id: 'stale-id', seq: 1, text: 'hi' });
-    expect(await messages.getMessage(roomId, 1)).toMatchObject({ id: 'stale-id' });
-    expect(d.publisher.published.map((p) => p.envelope)).toMatchObject([{ kind: 'message', id: 'stale-id', seq: 1 }]);
-    // And a retry now finds it.
-    const retry = await sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-stale' });
-    expect(retry).toEqual({ message: result.message, created: false });
-  });
-
-  it('returns the message of a holder that crashed after writing it (created:false, nothing published)', async () => {
-    const roomId = await roomWith('alice');
-    const d = deps();
-    const written: ChatMessage = {
-      id: 'crashed-id',
-      seq: 1,
-      roomId,
-      userId: 'alice',
-      text: 'hi',
-      createdAt: new Date().toISOString(),
-      clientMessageId: 'c-crash',
-    };
-    expect(await messages.putMessageAtSeq(written)).toBe(true);
-    await messages.claim(roomId, claimKey('alice', 'c-crash'), {
-      messageId: 'crashed-id',
-      userId: 'alice',
-      text: 'hi',
-      claimedAt: Date.now() - 10 * 60_000,
-      seq: 1,
-    });
-    const result = await sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-crash' });
-    expect(result).toEqual({ message: written, created: false });
-    expect(await messages.lastSeq(roomId)).toBe(1);
-    expect(d.publisher.published).toEqual([]);
-  });
-
-  it('takes over a stale claim whose recorded seq went to someone else, writing at the next seq', async () => {
-    const roomId = await roomWith('alice', 'bob');
-    const d = deps();
-    const other = await sendMessage(d, { roomId, userId: 'bob', text: 'won seq 1' });
-    await messages.claim(roomId, claimKey('alice', 'c-lost'), {
-      messageId: 'lost-id',
-      userId: 'alice',
-      text: 'hi',
-      claimedAt: Date.now() - 10 * 60_000,
-      seq: 1,
-    });
-    const result = await sendMessage(d, { roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-lost' });
-    expect(result.created).toBe(true);
-    expect(result.message).toMatchObject({ id: 'lost-id', seq: 2 });
-    expect(await messages.getMessage(roomId, 1)).toEqual(other.message);
-  });
-
-  it('gives up with unavailable after maxSeqAttempts lost races', async () => {
-    const roomId = await roomWith('alice');
-    let puts = 0;
-    const alwaysTaken: MessageStore = {
-      lastSeq: (r) => messages.lastSeq(r),
-      getMessage: (r, s) => messages.getMessage(r, s),
-      listMessages: (r, a, l) => messages.listMessages(r, a, l),
-      claim: (r, k, c) => messages.claim(r, k, c),
-      updateClaim: (r, k, e, p) => messages.updateClaim(r, k, e, p),
-      releaseClaim: (r, k, e) => messages.releaseClaim(r, k, e),
-      putMessageAtSeq: async () => {
-        puts++;
-        return false;
-      },
-    };
-    const d = deps({ messages: alwaysTaken, maxSeqAttempts: 4 });
-    const err = await domainError(sendMessage(d, { roomId, userId: 'alice', text: 'hot room', clientMessageId: 'c-hot' }));
-    expect(err.code).toBe('unavailable');
-    expect(err.message).toContain(roomId);
-    expect(puts).toBe(4);
-    expect(d.publisher.published).toEqual([]);
-    // Nothing was stored, so the claim was released: a retry is a fresh send, not "in progress".
-    const retry = await sendMessage(deps(), { roomId, userId: 'alice', text: 'hot room', clientMessageId: 'c-hot' });
-    expect(retry.created).toBe(true);
-    expect(retry.message.seq).toBe(1);
   });
 });
 

@@ -128,6 +128,25 @@ describe('the rooms-per-user cap as a domain option', () => {
   });
 });
 
+describe('rooms others may add a user to', () => {
+  it('are capped below the total, so others filling them cannot stop the user creating rooms', async () => {
+    const [victim, mallory] = [fresh('victim'), fresh('mallory')];
+    const capped = deps({ maxRoomsPerUser: 4, maxRoomsAddedByOthers: 2 });
+    const rooms = await Promise.all([1, 2, 3].map((i) => createRoom(capped, mallory, `trap ${i}`)));
+    await addMember(capped, mallory, rooms[0]!.roomId, victim);
+    await addMember(capped, mallory, rooms[1]!.roomId, victim);
+    const err = await domainError(addMember(capped, mallory, rooms[2]!.roomId, victim));
+    expect(err.code).toBe('limit_exceeded');
+    expect(err.message).toContain('added to 2 rooms by others');
+    // The victim's own rooms still fit, up to the total.
+    await createRoom(capped, victim, 'mine 1');
+    await createRoom(capped, victim, 'mine 2');
+    expect((await domainError(createRoom(capped, victim, 'mine 3'))).code).toBe('limit_exceeded');
+    expect(await store.countMemberships(victim, 100, { addedByOthers: true })).toBe(2);
+    expect(await store.countMemberships(victim, 100)).toBe(4);
+  });
+});
+
 describe('ownership transfer', () => {
   it('promotes the new owner before demoting the old one: a crash in between leaves two owners, never none', async () => {
     const [alice, bob] = [fresh('alice'), fresh('bob')];
@@ -149,6 +168,23 @@ describe('ownership transfer', () => {
     // Either owner can finish the handover; the retry completes it.
     await changeRole(deps(), alice, room.roomId, bob, 'owner');
     expect(await roles()).toEqual(['admin', 'owner']);
+  });
+
+  it('never leaves a room without an owner when a transfer races a demotion of its target', async () => {
+    const [alice, bob] = [fresh('alice'), fresh('bob')];
+    const room = await createRoom(deps(), alice, 'two requests');
+    await addMember(deps(), alice, room.roomId, bob, 'admin');
+    // Alice's "make bob a member" has read bob as admin; her transfer to bob lands just before its write.
+    const racing: RoomStore = Object.assign(Object.create(store) as RoomStore, {
+      setRole: async (roomId: string, userId: string, role: Role, ifRole?: Role | null) => {
+        await changeRole(deps(), alice, roomId, bob, 'owner');
+        return store.setRole(roomId, userId, role, ifRole);
+      },
+    });
+    const err = await domainError(changeRole(deps({ rooms: racing }), alice, room.roomId, bob, 'member'));
+    expect(err.code).toBe('conflict');
+    const roles = await Promise.all([alice, bob].map(async (u) => (await store.getMembership(room.roomId, u))?.role));
+    expect(roles).toEqual(['admin', 'owner']);
   });
 
   it('does not let a member leave on the strength of a role that changed meanwhile (a transfer to them)', async () => {

@@ -1,0 +1,33 @@
+/**
+ * GET /channels/{channel}/messages?afterSeq=&limit= → {messages, nextAfterSeq}:
+ * the history of any durable channel the caller may read, each item
+ * `{seq, id, event, data, ts}` (tombstones have `event: "gap"`). The channel is
+ * URL-encoded in the path: `/channels/room%3Ar_abc/messages`.
+ */
+import { MAX_CHANNEL_LENGTH } from '../../protocol/index.js';
+import * as z from '../../protocol/zod.js';
+import { listChannelMessages } from '../domain/channel-history.js';
+import { getStores } from '../lib/stores.js';
+import { httpHandler, json, validate } from '../lib/http.js';
+import { HistoryQuery } from './list-messages.js';
+
+const ChannelPath = z.object({ channel: z.string().check(z.minLength(1), z.maxLength(MAX_CHANNEL_LENGTH * 3)) });
+
+export const handler = httpHandler(async (event, caller) => {
+  const path = validate(ChannelPath, event.pathParameters, 'path');
+  const query = validate(HistoryQuery, event.queryStringParameters ?? {}, 'query');
+  return json(200, await listChannelMessages(getStores(), { channel: decodeChannel(path.channel), userId: caller.userId, ...query }));
+});
+
+/**
+ * API Gateway passes path parameters decoded; decoding once more is harmless
+ * (no valid channel name contains `%`) and covers a stand-in that does not.
+ */
+function decodeChannel(raw: string): string {
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw; // refused as malformed by the channel check
+  }
+}
