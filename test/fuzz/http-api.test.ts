@@ -282,10 +282,14 @@ function answerKey(answer: Answer): string {
   return code ? `${answer.status}:${code}` : String(answer.status);
 }
 
+/** Routes whose handler answered at least once (an `{"error":{"code"}}` body or a 2xx), not only the gateway. */
+const reachedHandler = new Set<string>();
+
 function judge(input: HttpInput, sent: Awaited<ReturnType<typeof throwOne>>): string | null {
   const { answer, method, caller } = sent;
   if (!answer) return null;
   tally.add(answerKey(answer));
+  if (answer.status < 300 || answer.body.includes('"error":{"code"')) reachedHandler.add(routes[input.route]!.routeKey);
   if (method === 'HEAD') return answer.status >= 500 ? `HEAD answered ${answer.status}` : null;
   // The HTTP parser's own refusal of an oversize request line (Node's 16 KiB header limit in
   // the stand-in; API Gateway has its own), before any routing: no body to judge.
@@ -325,6 +329,8 @@ it(`API answers hostile requests on every route without a 5xx or an undocumented
   const { ticks, maxLagMs } = await fuzz.bystanders.check();
   console.info(`http: ${thrown} requests over ${routes.length} routes, seed ${plan.seed}; bystanders got ${ticks} ticks, worst lag ${maxLagMs} ms\n  answers: ${tally}`);
   if (!plan.replaying) expect(thrown).toBe(plan.inputs);
+  // Had tokens stopped working, every answer would be the gateway's 401 and nothing above could fail.
+  if (!plan.replaying) expect([...reachedHandler].sort()).toEqual(routes.map((r) => r.routeKey).sort());
 }, plan.timeoutMs);
 
 /** Invalid UTF-8 sequences: a stray continuation byte, overlong forms, a surrogate, a truncated sequence, 0xFF. */
@@ -352,6 +358,8 @@ it(`API refuses a body that is not valid UTF-8 on every route, never stores it (
           const problem = httpProblem(answer.status, answer.body);
           if (problem) problems.push(`${route.routeKey}: ${problem}`);
           else if (answer.status < 300) problems.push(`${route.routeKey} accepted invalid UTF-8 (${Buffer.from(bad).toString('hex')}): ${answer.status} ${answer.body.slice(0, 160)}`);
+          // Refused for the bytes themselves, before any field was looked at.
+          else if (!answer.body.includes('"code":"invalid_json"')) problems.push(`${route.routeKey} refused invalid UTF-8 for another reason: ${answer.status} ${answer.body.slice(0, 160)}`);
         });
         thrown += batch.length;
         if (problems.length > 0) throw new Error(problems.slice(0, 4).join('\n  '));

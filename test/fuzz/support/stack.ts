@@ -47,12 +47,20 @@ export interface FuzzStack {
 
 export async function startFuzzStack(relayEnv: Record<string, string> = {}): Promise<FuzzStack> {
   const lines: string[] = [];
+  /** Relay log lines at error or fatal level (pino 50/60): each one is a bug the input found. */
+  const errorLines: string[] = [];
   const stack = await startLocalStack({
     buildRelay: false,
     keyFile: KEY_FILE,
-    relayEnv,
+    // As in production behind CloudFront and an ALB, so X-Forwarded-For reaches the per-address caps.
+    relayEnv: { TRUST_PROXY_HOPS: '2', ...relayEnv },
     log: (text) => {
-      for (const line of text.split('\n')) if (line.trim()) lines.push(line.length > 600 ? `${line.slice(0, 600)}…` : line);
+      for (const line of text.split('\n')) {
+        if (!line.trim()) continue;
+        const kept = line.length > 600 ? `${line.slice(0, 600)}…` : line;
+        lines.push(kept);
+        if (/"level":(50|60)\b/.test(line)) errorLines.push(kept);
+      }
       if (lines.length > LOG_LINES) lines.splice(0, lines.length - LOG_LINES);
     },
   });
@@ -100,6 +108,8 @@ export async function startFuzzStack(relayEnv: Record<string, string> = {}): Pro
         throw new Error(`relay process exited ${JSON.stringify(gone)} ${what}; the batch's failed inputs:\n${listed}\n--- relay output ---\n${logTail()}`);
       }
       if (problems.length > 0) throw new Error(`${problems.length} failed ${what}:\n${listed}`);
+      // A relay that logged an error while handling the batch failed on it, even if it answered.
+      if (errorLines.length > 0) throw new Error(`the relays logged errors ${what}:\n  ${errorLines.splice(0).slice(0, 4).join('\n  ')}`);
     },
     logTail,
     bystanders: undefined as unknown as Bystanders,
