@@ -9,6 +9,7 @@
  * `upstash`) so esbuild drops the other client from the bundle; unset (local
  * stack, tests) the choice is made at run time.
  */
+import { envFlag } from './env.js';
 import { processMemoryBroker } from '../../broker/memory.js';
 import { RedisBroker } from '../../broker/redis.js';
 import { RedisClusterBroker } from '../../broker/redis-cluster.js';
@@ -84,7 +85,7 @@ async function createDriver(env: NodeJS.ProcessEnv): Promise<Publisher> {
     const onEvent = (event: string, role: string, detail?: unknown) => {
       if (event !== 'ready') logger.warn('redis connection event', { event, role, error: detail });
     };
-    return env.REDIS_CLUSTER === 'true'
+    return envFlag(env, 'REDIS_CLUSTER')
       ? new RedisClusterBroker({ url: env.REDIS_URL, password, onEvent, redis: { redisOptions: functionRedisOptions } })
       : new RedisBroker({ url: env.REDIS_URL, redis: { ...functionRedisOptions, ...(password && { password }) }, onEvent });
   }

@@ -10,6 +10,7 @@
  * (the in-process broker) sends are never limited. The build-time `TOWNSQUARE_PUBLISHER` define
  * drops the unused client, as in publisher.ts.
  */
+import { envFlag } from './env.js';
 import { Redis as UpstashRedis } from '@upstash/redis';
 import { ErrorCode } from '../../protocol/index.js';
 import { ioredisRunner, RedisRateLimiter, upstashRunner } from '../adapters/redis-rate-limiter.js';
@@ -36,7 +37,7 @@ async function createLimiter(env: NodeJS.ProcessEnv): Promise<RateLimiter | unde
     const client = await connectRateLimiterRedis({
       url: env.REDIS_URL,
       ...(password && { password }),
-      cluster: env.REDIS_CLUSTER === 'true',
+      cluster: envFlag(env, 'REDIS_CLUSTER'),
       onError: (err) => logger.warn('rate limiter redis error', { error: err.message }),
     });
     return new RedisRateLimiter(ioredisRunner(client));
