@@ -1,10 +1,12 @@
 /**
  * The relay process: configuration from the environment, then listen.
  * SIGTERM/SIGINT drain the connections (clients get 1012 and reconnect
- * elsewhere) before exiting, within DRAIN_TIMEOUT_MS.
+ * elsewhere) before exiting, within DRAIN_TIMEOUT_MS; on ECS, so does the
+ * task being stopped, which ECS announces before it signals (ecs-stop-watch.ts).
  */
 import { composeRelay } from './compose.js';
 import { ConfigError, loadConfig } from './config.js';
+import { watchEcsStop } from './ecs-stop-watch.js';
 import { createLogger } from './logger.js';
 
 try {
@@ -37,6 +39,14 @@ try {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  const metadataUri = process.env.ECS_CONTAINER_METADATA_URI_V4;
+  if (metadataUri) {
+    watchEcsStop({
+      metadataUri,
+      onStopping: () => void stop('ECS task stopping'),
+      onError: (err) => logger.debug({ err }, 'task metadata unavailable'),
+    });
+  }
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);
