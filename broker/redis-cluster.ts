@@ -13,7 +13,10 @@
  * connect to Redis can leave it out.
  */
 import type { Cluster, ClusterOptions } from 'ioredis';
-import type { Broker, MessageListener } from './types.js';
+import { shardHealthProbe, type ShardHealthProbe } from './ioredis-shards.js';
+import { LifecycleTracker } from './lifecycle.js';
+import { clusterSettings, loadIoredis, type RedisConnection } from './redis-connection.js';
+import type { Broker, BrokerLifecycleListener, MessageListener } from './types.js';
 import type { RedisBrokerOptions } from './redis.js';
 
 export interface RedisClusterBrokerOptions {
@@ -23,26 +26,34 @@ export interface RedisClusterBrokerOptions {
   password?: string;
   /** Extra ioredis Cluster options (`redisOptions` are merged over the URL's). */
   redis?: ClusterOptions;
-  /** Called on connection errors and reconnects; they are retried, never thrown. */
+  /** Every connection error, reconnect and ready, for logs; they are retried, never thrown. */
   onEvent?: RedisBrokerOptions['onEvent'];
+  /** Once per outage of the subscribing side (any started shard): down, up, resubscribed. */
+  onLifecycle?: BrokerLifecycleListener;
+  /** Told once if ioredis's private shard state is not where 5.11 keeps it. @default console.error */
+  onInternalsChanged?: (problem: string) => void;
 }
 
 type Role = 'publisher' | 'subscriber';
-
-/** The slice of ioredis's private sharded-subscriber group that health needs (no public API exposes it). */
-interface ShardedInternals {
-  shardedSubscribers?: { shardedSubscribers?: Map<string, { subscriberStatus: string; getInstance(): { status: string } | null }> };
-}
 
 export class RedisClusterBroker implements Broker {
   private pub: Promise<Cluster> | null = null;
   private sub: Promise<Cluster> | null = null;
   /** The resolved subscriber, for the synchronous health check. */
   private subClient: Cluster | null = null;
+  private shards: ShardHealthProbe | null = null;
   private listener: MessageListener | null = null;
+  private readonly lifecycle: LifecycleTracker;
+  private closing = false;
 
-  constructor(private readonly options: RedisClusterBrokerOptions) {}
+  constructor(private readonly options: RedisClusterBrokerOptions) {
+    this.lifecycle = new LifecycleTracker(options.onLifecycle);
+  }
 
+  /** Where this broker connects: other Redis clients of the process (presence) connect alike. */
+  get connection(): RedisConnection {
+    return { url: this.options.url, ...(this.options.password && { password: this.options.password }), cluster: true };
+  }
   async publish(channel: string, payload: string): Promise<void> {
     await (await this.publisher()).spublish(channel, payload);
   }
@@ -74,11 +85,11 @@ export class RedisClusterBroker implements Broker {
   get healthy(): boolean {
     if (this.sub === null) return true;
     if (this.subClient?.status !== 'ready') return false;
-    const shards = (this.subClient as unknown as ShardedInternals).shardedSubscribers?.shardedSubscribers;
-    return [...(shards?.values() ?? [])].every((s) => s.subscriberStatus === 'idle' || s.getInstance()?.status === 'ready');
+    return this.shards?.healthy() ?? true;
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     // quit() also drops the shard connections, so the shards forget our subscriptions.
     const clients = await Promise.all([this.pub, this.sub]);
     this.pub = this.sub = null;
@@ -94,34 +105,44 @@ export class RedisClusterBroker implements Broker {
     return (this.sub ??= this.connect('subscriber').then((sub) => this.watch(sub)));
   }
 
-  /** Routes sharded messages to the listener and reports shard reconnects. */
+  /** Routes sharded messages to the listener and reports shard outages. */
   private watch(sub: Cluster): Cluster {
+    this.subClient = sub;
+    this.shards = shardHealthProbe(sub, this.options.onInternalsChanged ?? ((problem) => console.error(problem)));
     sub.on('smessage', (channel: string, payload: string) => this.listener?.(channel, payload));
-    // A shard connection ended: ioredis refreshes slots and replaces it, resubscribing.
-    sub.on('-node', (_redis: unknown, nodeKey?: string) => nodeKey && this.options.onEvent?.('reconnecting', 'subscriber', nodeKey));
-    sub.on('subscribersReady', () => this.healthy && this.options.onEvent?.('ready', 'subscriber'));
-    return (this.subClient = sub);
+    // A shard connection ended: ioredis refreshes slots and replaces it, resubscribing. A shard
+    // dropped on purpose (the topology changed) has already left the group, so stays healthy.
+    sub.on('-node', (_redis: unknown, nodeKey?: string) => {
+      if (!nodeKey) return;
+      this.options.onEvent?.('reconnecting', 'subscriber', nodeKey);
+      if (!this.closing && !this.healthy) this.lifecycle.lost();
+    });
+    sub.on('close', () => {
+      if (!this.closing) this.lifecycle.lost();
+    });
+    // Sent after the group reconnected its shards and re-sent every SSUBSCRIBE; each shard's
+    // connection answers them before anything published later on it.
+    sub.on('subscribersReady', () => {
+      if (!this.healthy) return;
+      this.options.onEvent?.('ready', 'subscriber');
+      this.lifecycle.connected();
+      this.lifecycle.restored();
+    });
+    return sub;
   }
 
   private async connect(role: Role): Promise<Cluster> {
-    const { Cluster } = await import('ioredis');
-    const url = new URL(this.options.url);
-    const tls = url.protocol === 'rediss:';
+    const { Cluster } = await loadIoredis();
     const { redisOptions, ...rest } = this.options.redis ?? {};
-    const client = new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
-      clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
+    const { seed, options } = clusterSettings(this.connection, {
+      maxRetriesPerRequest: role === 'publisher' ? 2 : null,
+      ...redisOptions,
+    });
+    const client = new Cluster([seed], {
+      ...options,
       enableAutoPipelining: role === 'publisher',
       shardedSubscribers: role === 'subscriber',
-      // ElastiCache with TLS: keep node hostnames (don't resolve them to IPs) so certificates verify.
-      ...(tls && { dnsLookup: (address: string, cb: (err: null, address: string) => void) => cb(null, address) }),
       ...rest,
-      redisOptions: {
-        username: decodeURIComponent(url.username) || undefined,
-        password: this.options.password ?? (decodeURIComponent(url.password) || undefined),
-        maxRetriesPerRequest: role === 'publisher' ? 2 : null,
-        ...(tls && { tls: {} }),
-        ...redisOptions,
-      },
     });
     // Errors include shard-subscriber reconnect failures, which ioredis retries itself.
     client.on('error', (err) => this.options.onEvent?.('error', role, err));

@@ -2,28 +2,28 @@
  * Redis pub/sub broker over ioredis. Publishing uses one connection, created
  * on first use (a Lambda container only ever publishes); subscribing uses a
  * second one, because a subscribed connection can issue nothing else.
- * ioredis remembers subscriptions and resubscribes after a reconnect.
+ * ioredis remembers subscriptions and resubscribes after a reconnect; the
+ * broker reports that as lifecycle events (down, up, resubscribed).
  */
 import type { Redis, RedisOptions } from 'ioredis';
-import type { Broker, MessageListener } from './types.js';
+import { LifecycleTracker } from './lifecycle.js';
+import { loadIoredis, standaloneOptions, type RedisConnection } from './redis-connection.js';
+import type { Broker, BrokerLifecycleListener, MessageListener } from './types.js';
+
+export { loadIoredis, retryStrategy } from './redis-connection.js';
 
 export interface RedisBrokerOptions {
   /** `redis://` or `rediss://` URL. */
   url: string;
-  /** Extra ioredis options (TLS, password, timeouts). */
+  /** Overrides any password in the URL (e.g. an ElastiCache AUTH token). */
+  password?: string;
+  /** Extra ioredis options (timeouts; a `password` here works too). */
   redis?: RedisOptions;
-  /** Called on connection errors and reconnects; they are retried, never thrown. */
+  /** Every connection error, reconnect attempt and ready, for logs; they are retried, never thrown. */
   onEvent?: (event: 'error' | 'reconnecting' | 'ready', role: 'publisher' | 'subscriber', detail?: unknown) => void;
+  /** Once per outage of the subscribing side: down, up, resubscribed (see BrokerLifecycleEvent). */
+  onLifecycle?: BrokerLifecycleListener;
 }
-
-/** Reconnect quickly at first, then at most every 2 s. */
-export const retryStrategy = (attempt: number): number => Math.min(50 * 2 ** attempt, 2000);
-
-/**
- * ioredis is loaded on first use, not at import: a function bundle built for
- * Upstash then drops it entirely (it is about 150 KB minified).
- */
-export const loadIoredis = () => import('ioredis');
 
 export class RedisBroker implements Broker {
   private pub: Promise<Redis> | null = null;
@@ -32,8 +32,18 @@ export class RedisBroker implements Broker {
   /** Every connection made, ready or not: close() must not wait for a Redis that never came. */
   private readonly clients: Redis[] = [];
   private listener: MessageListener | null = null;
+  private readonly lifecycle: LifecycleTracker;
+  private closing = false;
 
-  constructor(private readonly options: RedisBrokerOptions) {}
+  constructor(private readonly options: RedisBrokerOptions) {
+    this.lifecycle = new LifecycleTracker(options.onLifecycle);
+  }
+
+  /** Where this broker connects: other Redis clients of the process (presence) connect alike. */
+  get connection(): RedisConnection {
+    const password = this.options.password ?? this.options.redis?.password;
+    return { url: this.options.url, ...(password && { password }), cluster: false };
+  }
 
   async publish(channel: string, payload: string): Promise<void> {
     await (await this.publisher()).publish(channel, payload);
@@ -62,6 +72,7 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.pub = this.sub = null;
     const clients = this.clients.splice(0);
     await Promise.all(
@@ -81,21 +92,43 @@ export class RedisBroker implements Broker {
   private subscriber(): Promise<Redis> {
     return (this.sub ??= this.connect('subscriber').then(async (sub) => {
       sub.on('message', (channel: string, payload: string) => this.listener?.(channel, payload));
+      this.watch(sub);
       this.subStatus = () => sub.status;
       if (sub.status !== 'ready') await new Promise<void>((resolve) => sub.once('ready', () => resolve()));
       return sub;
     }));
   }
 
+  /** Reports the subscriber's outages as lifecycle events. */
+  private watch(sub: Redis): void {
+    sub.on('close', () => {
+      if (!this.closing) this.lifecycle.lost();
+    });
+    sub.on('ready', () => {
+      this.lifecycle.connected();
+      // ioredis queues the resubscribes right after emitting 'ready' (same tick); a PING
+      // queued after them is answered after their replies, so it marks them done.
+      setImmediate(() => {
+        if (this.closing || sub.status !== 'ready') return;
+        sub.ping().then(
+          () => this.lifecycle.restored(),
+          () => {}, // the connection dropped again: its 'close' reports that
+        );
+      });
+    });
+  }
+
   private async connect(role: 'publisher' | 'subscriber'): Promise<Redis> {
     const { Redis } = await loadIoredis();
-    const client = new Redis(this.options.url, {
-      retryStrategy,
-      // A publisher fails fast (the write is already stored); a subscriber waits for Redis.
-      maxRetriesPerRequest: role === 'publisher' ? 2 : null,
-      enableAutoPipelining: role === 'publisher',
-      ...this.options.redis,
-    });
+    const client = new Redis(
+      this.options.url,
+      standaloneOptions(this.connection, {
+        // A publisher fails fast (the write is already stored); a subscriber waits for Redis.
+        maxRetriesPerRequest: role === 'publisher' ? 2 : null,
+        enableAutoPipelining: role === 'publisher',
+        ...this.options.redis,
+      }),
+    );
     client.on('error', (err) => this.options.onEvent?.('error', role, err));
     client.on('reconnecting', () => this.options.onEvent?.('reconnecting', role));
     client.on('ready', () => this.options.onEvent?.('ready', role));

@@ -15,3 +15,16 @@ export interface Broker extends Publisher {
   onMessage(listener: MessageListener): void;
   close(): Promise<void>;
 }
+
+/**
+ * What happened to a broker's delivery side (its subscribing connections), once
+ * per outage rather than once per retry:
+ * - `down`: delivery stopped (a connection the subscriptions live on was lost);
+ *   messages published from now on do not reach this broker.
+ * - `up`: every connection is back; subscriptions are being restored.
+ * - `resubscribed`: every remembered subscription is active again. What was
+ *   published between `down` and here is lost to this broker.
+ * Each `down` is followed by at most one `up` and one `resubscribed`, in that order.
+ */
+export type BrokerLifecycleEvent = 'down' | 'up' | 'resubscribed';
+export type BrokerLifecycleListener = (event: BrokerLifecycleEvent) => void;

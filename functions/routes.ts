@@ -2,77 +2,109 @@
  * The HTTP API's routes: the one list that the local API server and the CDK
  * app both read. Pure data (no runtime imports), so infra can import it.
  */
-export type TableName = 'rooms' | 'memberships' | 'messages' | 'idempotency';
+import type { TableName } from '../shared/tables.js';
+
+/** A DynamoDB item action on a table. */
+export type ItemAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+/** An action on a table itself, or `Query:{indexName}`: a Query on one of its global secondary indexes. */
+export type TableAction = ItemAction | `Query:${string}`;
+/**
+ * Per table, exactly the DynamoDB calls the route's handler makes (read them
+ * in functions/adapters/dynamo-stores.ts and shared/membership-reader.ts).
+ * The function's IAM policy is this and nothing more (infra/lib/api-functions.ts);
+ * test/infra/route-permissions.test.ts runs every handler on dynalite and checks
+ * that it calls exactly these.
+ */
+export type TableAccess = Partial<Record<TableName, readonly TableAction[]>>;
 
 export interface RouteDefinition {
   /** API Gateway route key, e.g. `POST /rooms/{roomId}/messages`. */
   routeKey: string;
   /** Handler source, relative to the repository root; the module exports `handler`. */
   entry: string;
-  /** Tables the handler reads, and the ones it writes (least-privilege grants come from this). */
-  reads: TableName[];
-  writes: TableName[];
+  /** The DynamoDB actions the handler calls, per table (its least-privilege grants). */
+  dynamo: TableAccess;
+  /** Derived from `dynamo`: the tables the handler reads (Get/BatchGet/Query), and the ones it writes (Put/Update/Delete). */
+  readonly reads: readonly TableName[];
+  readonly writes: readonly TableName[];
   /** Whether the handler publishes to Redis (and so needs to reach it). */
   publishes: boolean;
 }
 
+const WRITE_ACTIONS: readonly TableAction[] = ['PutItem', 'UpdateItem', 'DeleteItem'];
+
+function route(def: Omit<RouteDefinition, 'reads' | 'writes'>): RouteDefinition {
+  const tables = Object.entries(def.dynamo) as Array<[TableName, readonly TableAction[]]>;
+  return {
+    ...def,
+    reads: tables.filter(([, actions]) => actions.some((a) => !WRITE_ACTIONS.includes(a))).map(([t]) => t),
+    writes: tables.filter(([, actions]) => actions.some((a) => WRITE_ACTIONS.includes(a))).map(([t]) => t),
+  };
+}
+
+// What each handler calls, through functions/adapters/dynamo-stores.ts:
+// - room access (functions/domain/channel-access.ts): GetItem on memberships; GetItem on rooms
+//   only when refused (to tell not_found from forbidden);
+// - room caps (countMemberships): Query on memberships' byUser index;
+// - the channel log (functions/domain/channel-log.ts): append = UpdateItem on the counter item,
+//   PutItem of the entry (or of a gap tombstone), GetItem of a seq; with a clientMessageId also
+//   PutItem + GetItem of the claim and UpdateItem (record its seq, take it over) in idempotency;
+//   read = GetItem of the counter, Query of the entries, PutItem + GetItem of gap tombstones.
 export const routes: readonly RouteDefinition[] = [
-  {
+  route({
     routeKey: 'POST /rooms',
     entry: 'functions/handlers/create-room.ts',
-    reads: [],
-    writes: ['rooms', 'memberships'],
+    dynamo: { rooms: ['PutItem'], memberships: ['Query:byUser', 'PutItem'] },
     publishes: false,
-  },
-  {
+  }),
+  route({
     routeKey: 'GET /rooms',
     entry: 'functions/handlers/list-rooms.ts',
-    reads: ['rooms', 'memberships'],
-    writes: [],
+    dynamo: { rooms: ['BatchGetItem'], memberships: ['Query:byUser'] },
     publishes: false,
-  },
-  {
+  }),
+  route({
     routeKey: 'POST /rooms/{roomId}/members',
     entry: 'functions/handlers/add-member.ts',
-    reads: ['rooms', 'memberships'],
-    writes: ['memberships'],
+    dynamo: { rooms: ['GetItem'], memberships: ['GetItem', 'Query:byUser', 'PutItem'] },
     publishes: false,
-  },
-  {
+  }),
+  route({
     routeKey: 'PATCH /rooms/{roomId}/members/{userId}',
     entry: 'functions/handlers/change-member-role.ts',
-    reads: ['rooms', 'memberships'],
-    writes: ['memberships'],
+    dynamo: { rooms: ['GetItem'], memberships: ['GetItem', 'UpdateItem'] },
     publishes: false,
-  },
-  {
+  }),
+  route({
+    // Query (on the table): whether an owner who leaves is alone in the room.
     routeKey: 'DELETE /rooms/{roomId}/members/{userId}',
     entry: 'functions/handlers/remove-member.ts',
-    reads: ['rooms', 'memberships'],
-    writes: ['memberships'],
+    dynamo: { rooms: ['GetItem'], memberships: ['GetItem', 'Query', 'DeleteItem'] },
     publishes: true,
-  },
-  {
+  }),
+  route({
     routeKey: 'POST /rooms/{roomId}/messages',
     entry: 'functions/handlers/send-message.ts',
-    reads: ['memberships', 'messages', 'idempotency'],
-    writes: ['messages', 'idempotency'],
+    dynamo: {
+      rooms: ['GetItem'],
+      memberships: ['GetItem'],
+      messages: ['GetItem', 'PutItem', 'UpdateItem'],
+      idempotency: ['GetItem', 'PutItem', 'UpdateItem'],
+    },
     publishes: true,
-  },
-  {
-    // Writes only gap tombstones (a seq reserved but left empty past the bound; functions/domain/channel-log.ts).
+  }),
+  route({
+    // Writes only gap tombstones (PutItem; a seq reserved but left empty past the bound).
     routeKey: 'GET /rooms/{roomId}/messages',
     entry: 'functions/handlers/list-messages.ts',
-    reads: ['memberships', 'messages'],
-    writes: ['messages'],
+    dynamo: { rooms: ['GetItem'], memberships: ['GetItem'], messages: ['GetItem', 'Query', 'PutItem'] },
     publishes: false,
-  },
-  {
+  }),
+  route({
     // The history of any durable channel; writes only gap tombstones, as above.
     routeKey: 'GET /channels/{channel}/messages',
     entry: 'functions/handlers/list-channel-messages.ts',
-    reads: ['memberships', 'messages'],
-    writes: ['messages'],
+    dynamo: { rooms: ['GetItem'], memberships: ['GetItem'], messages: ['GetItem', 'Query', 'PutItem'] },
     publishes: false,
-  },
+  }),
 ];

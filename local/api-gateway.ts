@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { routes, type RouteDefinition } from '../functions/routes.js';
-import { createTokenVerifier, type VerifiedToken } from '../socket-relay/auth.js';
+import { createTokenVerifier, type VerifiedToken } from '../shared/token-verifier.js';
 import { cachingVerifier } from './token-cache.js';
 
 type Handler = (event: APIGatewayProxyEventV2WithJWTAuthorizer) => Promise<APIGatewayProxyStructuredResultV2>;

@@ -10,12 +10,11 @@
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { tableEnvVar, tableSchemas, type TableSchema } from '../functions/adapters/table-schemas.js';
-import type { TableName } from '../functions/routes.js';
+import { TABLE_NAMES, tables as tableDefinitions, type TableNames, type TableSchema } from '../shared/tables.js';
 
 export interface LocalDynamo {
   endpoint: string;
-  tables: Record<TableName, string>;
+  tables: TableNames;
   /** `{ ROOMS_TABLE: ..., ... , DYNAMODB_ENDPOINT }` for functions and relays. */
   env: Record<string, string>;
   stop(): Promise<void>;
@@ -28,14 +27,12 @@ export async function startDynamo(options: { port?: number; prefix?: string } = 
   thread.once('exit', () => (exited = true));
   const endpoint = `http://127.0.0.1:${port}`;
   const prefix = options.prefix ?? 'townsquare';
-  const tables = Object.fromEntries(
-    (Object.keys(tableSchemas) as TableName[]).map((name) => [name, `${prefix}-${name}`]),
-  ) as Record<TableName, string>;
+  const tables = Object.fromEntries(TABLE_NAMES.map((name) => [name, `${prefix}-${name}`])) as TableNames;
 
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   try {
-    for (const name of Object.keys(tableSchemas) as TableName[]) {
-      await client.send(new CreateTableCommand(createTableInput(tables[name], tableSchemas[name])));
+    for (const name of TABLE_NAMES) {
+      await client.send(new CreateTableCommand(createTableInput(tables[name], tableDefinitions[name])));
     }
   } catch (err) {
     await thread.terminate(); // it would keep the process alive
@@ -45,7 +42,7 @@ export async function startDynamo(options: { port?: number; prefix?: string } = 
   }
 
   const env: Record<string, string> = { DYNAMODB_ENDPOINT: endpoint };
-  for (const name of Object.keys(tables) as TableName[]) env[tableEnvVar[name]] = tables[name];
+  for (const name of TABLE_NAMES) env[tableDefinitions[name].envVar] = tables[name];
   return {
     endpoint,
     tables,

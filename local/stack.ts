@@ -6,10 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { processMemoryBroker } from '../broker/memory.js';
-import { loadConfig } from '../socket-relay/config.js';
-import { composeRelay, type ComposedRelay } from '../socket-relay/compose.js';
-import { createLogger } from '../socket-relay/logger.js';
-import { closePublisher } from '../functions/lib/publisher.js';
+import { closeConnections } from '../functions/host.js';
+import { startEmbeddedRelay } from '../socket-relay/embed.js';
 import { startApiGateway } from './api-gateway.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadDevIssuer, type DevIssuer } from './dev-keys.js';
 import { startDynamo } from './dynamo.js';
@@ -84,8 +82,8 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     }
     const api = await startApiGateway({ jwks: issuer.jwks, issuer: LOCAL_ISSUER, audience: LOCAL_AUDIENCE, port: options.apiPort });
     stops.push(api.stop);
-    // Stopped before Redis (stops run in reverse), so its connection ends cleanly.
-    stops.push(closePublisher);
+    // The handlers' connections, closed before Redis (stops run in reverse) so that stopping it is no outage.
+    stops.push(closeConnections);
 
     const relayEnv: Record<string, string> = {
       JWT_JWKS_URL: api.jwksUrl,
@@ -107,11 +105,12 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
         relayUrls.push(relay.wsUrl);
       }
     } else {
-      const config = loadConfig({ ...relayEnv, PORT: String(options.relayPorts?.[0] ?? 0), HOST: '127.0.0.1', LOG_LEVEL: 'warn' });
-      const inProcess: ComposedRelay = composeRelay(config, createLogger(config.LOG_LEVEL), { broker: processMemoryBroker().peer() });
-      const address = await inProcess.relay.listen(config.PORT, config.HOST);
-      stops.push(() => inProcess.shutdown());
-      relayUrls.push(`ws://127.0.0.1:${address.port}/ws`);
+      const inProcess = await startEmbeddedRelay({
+        env: { ...relayEnv, PORT: String(options.relayPorts?.[0] ?? 0), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+        broker: processMemoryBroker().peer(),
+      });
+      stops.push(() => inProcess.stop());
+      relayUrls.push(`ws://127.0.0.1:${inProcess.port}/ws`);
     }
 
     return {

@@ -5,7 +5,7 @@
  * in AWS API Gateway does outside our functions. Failures are never cached,
  * and a token is re-verified once its `exp` has passed (so it is refused).
  */
-import type { TokenVerifier, VerifiedToken } from '../socket-relay/auth.js';
+import type { TokenVerifier, VerifiedToken } from '../shared/token-verifier.js';
 
 /** Distinct tokens remembered; the oldest is forgotten first. */
 const MAX_TOKENS = 10_000;

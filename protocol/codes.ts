@@ -1,13 +1,15 @@
 /**
  * WebSocket close codes and protocol error codes, shared by relay and client.
  *
- * Close-code ranges (like Centrifugo's): the client decides from the range
- * whether reconnecting can help.
- * - 1000–2999: standard codes. 1012 (service restart) means "reconnect elsewhere".
- * - 4000–4099: application codes. Terminal for the same credentials (4001 needs a
- *   fresh token, 4008 a fixed client), except 4009 (too slow), after which the client
- *   reconnects and backfills from history.
- * - 4100–4199 are reserved for future reconnectable application codes.
+ * Close codes (protocol v2) follow the ranges Centrifugo documents, so a
+ * client decides from the number alone whether reconnecting can help:
+ * - 1000–2999, standard (RFC 6455): reconnect, except the ones that say the
+ *   client itself broke the protocol (1002, 1003, 1007, 1008, 1010).
+ * - 3000–3499 and 4000–4499: reconnect (with backoff). 4005 asks for a fresh
+ *   token first; 4009 for a backfill from history after reconnecting.
+ * - 3500–3999 and 4500–4999: terminal; do not reconnect until something changes
+ *   (a different token, a fixed client).
+ * v1 used 4001 (unauthorized and expired alike) and 4008; v2 relays never send them.
  */
 export const CloseCode = {
   /** Normal close requested by either side. */
@@ -18,23 +20,30 @@ export const CloseCode = {
   InternalError: 1011,
   /** Relay is shutting down; reconnect (to another relay). */
   RelayRestarting: 1012,
-  /** A dependency (the token issuer's keys) is briefly unavailable; reconnect after a pause. */
+  /** The relay cannot verify tokens right now (the issuer's keys are unavailable); reconnect after a pause. */
   TryAgainLater: 1013,
-  /** Missing, invalid or expired token, or no auth frame in time. */
-  Unauthorized: 4001,
-  /** Rate or policy limit exceeded (flooding, too many subscriptions). */
-  PolicyViolation: 4008,
-  /** The client did not read fast enough; its send queue overflowed. */
+  /** The token expired (on an open connection, or at `auth`): fetch a new token, then reconnect. */
+  TokenExpired: 4005,
+  /** The client did not read fast enough; its send queue overflowed. Reconnect, then backfill from history. */
   TooSlow: 4009,
+  /** Missing, invalid or forged token, a first frame that is not `auth`, or no auth frame in time. */
+  Unauthorized: 4501,
+  /** Rate or policy limit exceeded (flooding, binary frames, too many connections of one user). */
+  PolicyViolation: 4508,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
-/** Whether a client should reconnect after the relay closed with `code`. */
+/** Standard codes that mean the client broke the protocol: reconnecting would only repeat it. */
+const TERMINAL_STANDARD_CODES: ReadonlySet<number> = new Set([1002, 1003, 1007, 1008, 1010]);
+
+/**
+ * Whether a client should reconnect (with backoff) after the connection closed
+ * with `code`. Decided by the code alone; codes nobody defined reconnect.
+ */
 export function shouldReconnect(code: number): boolean {
-  if (code === CloseCode.Unauthorized) return false; // needs a new token first
-  if (code === CloseCode.PolicyViolation) return false;
-  if (code >= 4000 && code < 4100) return code === CloseCode.TooSlow;
-  return true;
+  if (code >= 3500 && code < 4000) return false;
+  if (code >= 4500 && code < 5000) return false;
+  return !TERMINAL_STANDARD_CODES.has(code);
 }
 
 /** Stable codes carried by `error` frames and HTTP error bodies. */
@@ -44,6 +53,8 @@ export const ErrorCode = {
   UnknownType: 'unknown_type',
   InvalidChannel: 'invalid_channel',
   Unauthorized: 'unauthorized',
+  /** A `refresh` token that has expired: fetch a new one and refresh again. */
+  TokenExpired: 'token_expired',
   Forbidden: 'forbidden',
   NotFound: 'not_found',
   Conflict: 'conflict',
@@ -59,3 +70,5 @@ export const ErrorCode = {
   LimitExceeded: 'limit_exceeded',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+/** Every error code, for a closed `z.enum` (error frames, HTTP error bodies). */
+export const ERROR_CODES = Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]];

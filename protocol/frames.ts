@@ -1,9 +1,10 @@
 /**
- * WebSocket frames (JSON text, one object per frame). Client frames are zod
- * schemas validated by the relay; server frames are typed here so the relay
- * and the client SDK share one definition.
+ * WebSocket frames (JSON text, one object per frame), both ways, as zod
+ * schemas: the relay validates client frames with them, and a client SDK can
+ * validate server frames with them. Types are inferred from the schemas.
  */
 import { MAX_CHANNEL_LENGTH } from './channels.js';
+import { ERROR_CODES } from './codes.js';
 import type { JsonShapeLimits } from './json-limits.js';
 import * as z from './zod.js';
 
@@ -15,13 +16,19 @@ export const CLIENT_FRAME_SHAPE: JsonShapeLimits = { maxDepth: 16, maxElements: 
 
 /** Event names: short, printable, no spaces (`typing`, `cursor.move`, `awareness:update`). */
 export const EVENT_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Longest token an `auth` or `refresh` frame carries. */
+export const MAX_TOKEN_LENGTH = 8192;
 
 /** A client-chosen correlation id echoed by the reply. */
 const ref = z.optional(z.union([z.string().check(z.maxLength(64)), z.int()]));
 const channel = z.string().check(z.minLength(1), z.maxLength(MAX_CHANNEL_LENGTH));
 const event = z.string().check(z.regex(EVENT_PATTERN, 'must be 1-64 of A-Z a-z 0-9 _ . : -'));
+const token = z.string().check(z.minLength(1), z.maxLength(MAX_TOKEN_LENGTH));
 
-export const AuthFrame = z.object({ type: z.literal('auth'), token: z.string().check(z.minLength(1), z.maxLength(8192)), ref });
+// ── Client → relay ──────────────────────────────────────────────────────────
+export const AuthFrame = z.object({ type: z.literal('auth'), token, ref });
+/** Renews the token on an open connection; the new token must be for the same user. */
+export const RefreshFrame = z.object({ type: z.literal('refresh'), token, ref });
 export const SubscribeFrame = z.object({ type: z.literal('subscribe'), channel, ref });
 export const UnsubscribeFrame = z.object({ type: z.literal('unsubscribe'), channel, ref });
 export const SignalFrame = z.object({ type: z.literal('signal'), channel, event, data: z.optional(z.unknown()), ref });
@@ -30,6 +37,7 @@ export const PingFrame = z.object({ type: z.literal('ping'), ref });
 
 export const ClientFrame = z.discriminatedUnion('type', [
   AuthFrame,
+  RefreshFrame,
   SubscribeFrame,
   UnsubscribeFrame,
   SignalFrame,
@@ -38,20 +46,53 @@ export const ClientFrame = z.discriminatedUnion('type', [
 ]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['type'];
-export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ['auth', 'subscribe', 'unsubscribe', 'signal', 'presence', 'ping'];
+export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ['auth', 'refresh', 'subscribe', 'unsubscribe', 'signal', 'presence', 'ping'];
 
-type Ref = string | number | undefined;
+// ── Relay → client ──────────────────────────────────────────────────────────
+const epochMs = z.int().check(z.nonnegative());
 
-/** Frames the relay sends. */
-export type ServerFrame =
-  | { type: 'welcome'; connectionId: string; userId: string; ref?: Ref }
-  | { type: 'subscribed'; channel: string; ref?: Ref }
-  /** `reason` is set when the relay ends a subscription on its own (e.g. removed from the room). */
-  | { type: 'unsubscribed'; channel: string; ref?: Ref; reason?: string }
-  | { type: 'message'; channel: string; seq: number; id: string; event: string; data: unknown; ts: number }
-  | { type: 'signal'; channel: string; event: string; userId: string; data: unknown }
-  | { type: 'presence'; channel: string; members: Array<{ userId: string; connections: number }>; ref?: Ref }
-  /** The relay lost its broker connection for a while: fetch history after your last seq. */
-  | { type: 'resync'; channel: string }
-  | { type: 'pong'; ref?: Ref }
-  | { type: 'error'; ref?: Ref; code: string; message: string };
+/** Authenticated; `expiresAt` (epoch ms, the token's `exp`) is when the relay closes with 4005 unless a `refresh` moves it. */
+export const WelcomeFrame = z.object({ type: z.literal('welcome'), connectionId: z.string(), userId: z.string(), expiresAt: epochMs, ref });
+/** The reply to `refresh`: the connection now lives until `expiresAt` (epoch ms, the new token's `exp`). */
+export const RefreshedFrame = z.object({ type: z.literal('refreshed'), expiresAt: epochMs, ref });
+export const SubscribedFrame = z.object({ type: z.literal('subscribed'), channel, ref });
+/** `reason` is set when the relay ends a subscription on its own (the user lost access to the channel). */
+export const UnsubscribedFrame = z.object({ type: z.literal('unsubscribed'), channel, ref, reason: z.optional(z.enum(['access_revoked'])) });
+/** A durable message; `seq` grows by 1 per channel with no gaps. */
+export const MessageFrame = z.object({
+  type: z.literal('message'),
+  channel,
+  seq: z.int().check(z.positive()),
+  id: z.string(),
+  event: z.string(),
+  data: z.unknown(),
+  ts: epochMs,
+});
+/** An ephemeral signal from another connection (never echoed to its sender). */
+export const SignalPushFrame = z.object({ type: z.literal('signal'), channel, event: z.string(), userId: z.string(), data: z.unknown() });
+export const PresenceReplyFrame = z.object({
+  type: z.literal('presence'),
+  channel,
+  members: z.array(z.object({ userId: z.string(), connections: z.int().check(z.positive()) })),
+  ref,
+});
+/** The relay lost its broker connection for a while: fetch history after your last seq. */
+export const ResyncFrame = z.object({ type: z.literal('resync'), channel });
+export const PongFrame = z.object({ type: z.literal('pong'), ref });
+/** A refused command; the connection stays open. `code` is one of ErrorCode. */
+export const ErrorFrame = z.object({ type: z.literal('error'), ref, code: z.enum(ERROR_CODES), message: z.string() });
+
+export const ServerFrame = z.discriminatedUnion('type', [
+  WelcomeFrame,
+  RefreshedFrame,
+  SubscribedFrame,
+  UnsubscribedFrame,
+  MessageFrame,
+  SignalPushFrame,
+  PresenceReplyFrame,
+  ResyncFrame,
+  PongFrame,
+  ErrorFrame,
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+export type ServerFrameType = ServerFrame['type'];

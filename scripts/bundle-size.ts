@@ -13,7 +13,7 @@ import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { routes } from '../functions/routes.js';
-import { tableEnvVar } from '../functions/adapters/table-schemas.js';
+import { tableEnvVar } from '../shared/tables.js';
 import {
   ESM_REQUIRE_BANNER,
   LAMBDA_EXTERNAL_MODULES,

@@ -1,8 +1,9 @@
 /**
  * What the relay does with each client frame after authentication. Every
  * refusal is an `error` frame echoing the `ref`; the connection stays open
- * unless the client is flooding (4008).
+ * unless the client is flooding (close PolicyViolation).
  */
+import { errors as joseErrors } from 'jose';
 import type { Logger } from 'pino';
 import type { Publisher } from '../broker/types.js';
 import {
@@ -14,18 +15,24 @@ import {
   encodeEnvelope,
   ENVELOPE_VERSION,
   ErrorCode,
+  CloseCode,
 } from '../protocol/index.js';
-import type { ChannelAccess } from './access.js';
+import { READABLE_ERRORS } from '../protocol/zod.js';
+import { TokenError, type TokenVerifier, type VerifiedToken } from '../shared/token-verifier.js';
+import type { ChannelAccess } from '../shared/channel-access.js';
 import type { Connection } from './connection.js';
 import type { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Presence } from './presence.js';
+import { TokenBucket } from './token-bucket.js';
 
 export interface CommandContext {
   hub: Hub;
   access: ChannelAccess;
   publisher: Publisher;
   presence: Presence;
+  /** The same verifier (and rules) as the `auth` frame's; `refresh` uses it. */
+  verifyToken: TokenVerifier;
   logger: Logger;
   metrics?: RelayMetrics;
 }
@@ -43,7 +50,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function sendError(ctx: CommandContext, connection: Connection, ref: Ref, code: string, message: string): void {
+export function sendError(ctx: CommandContext, connection: Connection, ref: Ref, code: ErrorCode, message: string): void {
   ctx.metrics?.clientErrors.inc({ code });
   connection.send({ type: 'error', ...(ref !== undefined && { ref }), code, message });
 }
@@ -58,7 +65,7 @@ const MAX_ERROR_MESSAGE = 240;
  */
 export function parseClientFrame(
   raw: string,
-): { ok: true; frame: ClientFrame } | { ok: false; ref: Ref; code: string; message: string } {
+): { ok: true; frame: ClientFrame } | { ok: false; ref: Ref; code: ErrorCode; message: string } {
   const problem = checkJsonShape(raw, CLIENT_FRAME_SHAPE);
   if (problem) {
     return { ok: false, ref: undefined, code: ErrorCode.FrameTooComplex, message: describeJsonShapeProblem(problem, 'Frame') };
@@ -79,7 +86,7 @@ export function parseClientFrame(
       message: `Frame needs a "type" of ${CLIENT_FRAME_TYPES.join(', ')}`,
     };
   }
-  const parsed = ClientFrame.safeParse(value);
+  const parsed = ClientFrame.safeParse(value, READABLE_ERRORS);
   if (!parsed.success) {
     // zod's messages name the expectation, not the received value; paths are schema keys.
     const details = parsed.error.issues.map((i) => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; ');
@@ -100,7 +107,9 @@ export async function handleFrame(ctx: CommandContext, connection: Connection, r
   const frame = parsed.frame;
   switch (frame.type) {
     case 'auth':
-      return sendError(ctx, connection, frame.ref, ErrorCode.BadRequest, 'Already authenticated');
+      return sendError(ctx, connection, frame.ref, ErrorCode.BadRequest, 'Already authenticated; renew the token with a refresh frame');
+    case 'refresh':
+      return refresh(ctx, connection, frame.token, frame.ref);
     case 'ping':
       connection.send({ type: 'pong', ...(frame.ref !== undefined && { ref: frame.ref }) });
       return;
@@ -214,4 +223,54 @@ async function presence(ctx: CommandContext, connection: Connection, channel: st
     ctx.logger.warn({ err, channel }, 'presence lookup failed');
     sendError(ctx, connection, ref, ErrorCode.Unavailable, 'Presence is unavailable right now; retry');
   }
+}
+
+/**
+ * How a token the verifier refused is answered: at `auth` with a close code,
+ * on `refresh` with an error frame. Only an expired token can be fixed by
+ * fetching a new one, so only that one closes with a reconnect code.
+ */
+export function tokenRefusal(err: unknown): { close: CloseCode; code: ErrorCode; message: string } {
+  if (err instanceof TokenError && err.retryable) return { close: CloseCode.TryAgainLater, code: ErrorCode.Unavailable, message: err.message };
+  // TokenError messages are fixed descriptions; anything else is not shown to the client.
+  const message = err instanceof TokenError ? err.message : 'token could not be verified';
+  if (err instanceof TokenError && err.cause instanceof joseErrors.JWTExpired) return { close: CloseCode.TokenExpired, code: ErrorCode.TokenExpired, message };
+  return { close: CloseCode.Unauthorized, code: ErrorCode.Unauthorized, message };
+}
+
+/**
+ * Refreshes one connection may make: a burst of 5, then one per 10 s. A client
+ * renews once per token lifetime; the bound keeps signature checks (CPU) cheap.
+ */
+export const REFRESH_BURST = 5;
+const REFRESH_RATE_PER_SEC = 0.1;
+/** Made at a connection's first refresh, and gone with the connection. */
+const refreshBudgets = new WeakMap<Connection, TokenBucket>();
+
+/**
+ * Renews the token of an open connection. The new token is verified like the
+ * `auth` token and must be for the same user; on any refusal the connection
+ * keeps its old expiry.
+ */
+async function refresh(ctx: CommandContext, connection: Connection, raw: string, ref: Ref): Promise<void> {
+  let budget = refreshBudgets.get(connection);
+  if (!budget) refreshBudgets.set(connection, (budget = new TokenBucket(REFRESH_RATE_PER_SEC, REFRESH_BURST)));
+  if (!budget.take()) {
+    return sendError(ctx, connection, ref, ErrorCode.RateLimited, `Too many refreshes on this connection; ${REFRESH_BURST}, then one per 10 s`);
+  }
+  let token: VerifiedToken;
+  try {
+    token = await ctx.verifyToken(raw);
+  } catch (err) {
+    const refusal = tokenRefusal(err);
+    if (refusal.code === ErrorCode.Unavailable) ctx.logger.warn({ err }, 'could not fetch the token issuer keys for a refresh');
+    return sendError(ctx, connection, ref, refusal.code, refusal.code === ErrorCode.Unavailable ? 'Could not verify the token right now; retry' : `Refresh refused: ${refusal.message}`);
+  }
+  if (token.userId !== connection.userId) {
+    return sendError(ctx, connection, ref, ErrorCode.Forbidden, 'Refresh refused: the token is for another user (reconnect to change users)');
+  }
+  // The expiry sweep may have closed the connection while the token was verified.
+  if (connection.closed) return;
+  connection.expiresAt = token.expiresAt;
+  connection.send({ type: 'refreshed', expiresAt: token.expiresAt, ...(ref !== undefined && { ref }) });
 }

@@ -1,22 +1,27 @@
 /**
  * Builds a relay from its configuration: broker (Redis, or the in-process one
  * when there is no REDIS_URL), token verifier, channel access over the
- * memberships table, presence, metrics. `main.ts` runs it as a process; the
+ * memberships table and its periodic re-check, presence (on the broker's
+ * connection settings), metrics (outages from the broker's lifecycle events,
+ * not its retries). `main.ts` runs it as a process; the
  * local stack's Redis-less mode runs one in-process with a shared broker.
  */
 import type { Logger } from 'pino';
 import { MemoryBroker } from '../broker/memory.js';
 import { RedisBroker } from '../broker/redis.js';
 import { RedisClusterBroker } from '../broker/redis-cluster.js';
-import type { Broker } from '../broker/types.js';
-import { createDynamoClient } from '../functions/adapters/dynamo-client.js';
-import { DynamoMembershipReader } from '../functions/adapters/dynamo-stores.js';
-import { ChannelAccess } from './access.js';
-import { createTokenVerifier } from './auth.js';
+import type { Broker, BrokerLifecycleEvent } from '../broker/types.js';
+import { channelAccess } from '../shared/channel-access.js';
+import { createDynamoClient } from '../shared/dynamo-client.js';
+import { DynamoMembershipReader } from '../shared/membership-reader.js';
+import { createTokenVerifier } from '../shared/token-verifier.js';
+import { AccessRecheck } from './access-recheck.js';
 import type { RelayConfig } from './config.js';
 import { startEmfMetrics } from './emf-metrics.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
-import { MemoryPresence, RedisPresence } from './presence.js';
+import { DynamoMembershipBatchReader } from './membership-batch.js';
+import { MemoryPresence, RedisPresence, type Presence } from './presence.js';
+import { resyncAfterBrokerGap } from './resync.js';
 import { createRelay, type Relay } from './server.js';
 
 export interface ComposedRelay {
@@ -30,26 +35,48 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
   const metrics = createRelayMetrics();
   let broker: Broker;
   let brokerHealthy: () => boolean = () => true;
-  let redisReconnects = 0;
-  // Set once the relay exists; a subscriber 'ready' after the first one ends an outage.
+  let presence: Presence = new MemoryPresence();
+  /** Broker outages since the last EMF line (the alarmed metric). */
+  let redisOutages = 0;
+  // Set once the relay exists: the broker's `resubscribed` ends an outage.
   let afterOutage: (() => void) | undefined;
-  let subscriberReadies = 0;
   if (overrides.broker) {
     broker = overrides.broker;
   } else if (config.REDIS_URL) {
     const onEvent = (event: 'error' | 'reconnecting' | 'ready', role: string, detail?: unknown) => {
       metrics.brokerEvents.inc({ event });
-      if (event === 'reconnecting') redisReconnects++;
-      if (event === 'ready' && role === 'subscriber' && ++subscriberReadies > 1) afterOutage?.();
+      // Every retry reports one: the outage itself is logged once, from the lifecycle below.
       if (event === 'ready') logger.info({ role }, 'redis ready');
-      else logger.warn({ role, event, err: detail }, 'redis connection problem; retrying');
+      else logger.debug({ role, event, err: detail }, 'redis connection problem; retrying');
     };
+    let redisPresence: RedisPresence | undefined;
+    const onLifecycle = (event: BrokerLifecycleEvent) => {
+      metrics.brokerLifecycle.inc({ event });
+      if (event === 'down') {
+        redisOutages++;
+        logger.warn('redis pub/sub is down: live delivery stops until it is back (retrying)');
+      } else {
+        logger.info({ event }, 'redis pub/sub recovering');
+      }
+      if (event === 'resubscribed') {
+        afterOutage?.();
+        // Presence hangs off the same hook: a restarted Redis has forgotten this relay's entries.
+        void redisPresence?.restore();
+      }
+    };
+    const url = config.REDIS_URL;
     const password = config.REDIS_PASSWORD;
     const redis = config.REDIS_CLUSTER
-      ? new RedisClusterBroker({ url: config.REDIS_URL, password, onEvent })
-      : new RedisBroker({ url: config.REDIS_URL, redis: password ? { password } : {}, onEvent });
+      ? new RedisClusterBroker({ url, password, onEvent, onLifecycle, onInternalsChanged: (problem) => logger.error(problem) })
+      : new RedisBroker({ url, password, onEvent, onLifecycle });
     brokerHealthy = () => redis.healthy;
     broker = redis;
+    // The broker's own connection settings (URL, TLS, password, cluster), not a copy.
+    presence = redisPresence = new RedisPresence({
+      connection: redis.connection,
+      logger,
+      onError: (op) => metrics.presenceErrors.inc({ op }),
+    });
     // Connect now rather than on the first subscribe; clients are served meanwhile.
     void redis.ready();
   } else {
@@ -58,11 +85,7 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
   }
 
   const db = createDynamoClient({ endpoint: config.DYNAMODB_ENDPOINT });
-  const presence =
-    config.REDIS_URL && !overrides.broker
-      ? new RedisPresence({ url: config.REDIS_URL, password: config.REDIS_PASSWORD, cluster: config.REDIS_CLUSTER })
-      : new MemoryPresence();
-
+  const access = channelAccess({ memberships: new DynamoMembershipReader(db, config.MEMBERSHIPS_TABLE) });
   const relay = createRelay({
     broker,
     verifyToken: createTokenVerifier({
@@ -72,7 +95,7 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
       algorithms: config.JWT_ALGORITHMS,
       maxLifetimeSec: config.JWT_MAX_LIFETIME_SEC,
     }),
-    access: new ChannelAccess(new DynamoMembershipReader(db, config.MEMBERSHIPS_TABLE)),
+    access,
     presence,
     logger,
     metrics,
@@ -99,8 +122,19 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
     heartbeatMs: config.HEARTBEAT_MS,
   });
 
+  // The backstop for revokes that never arrived: every subscription's access, batched, on a timer.
+  const recheckDeps = {
+    hub: relay.hub,
+    access,
+    memberships: new DynamoMembershipBatchReader(db, config.MEMBERSHIPS_TABLE),
+    logger,
+    metrics,
+  };
+  const recheck = new AccessRecheck(recheckDeps, config.ACCESS_RECHECK_MS);
+  recheck.start();
+
   afterOutage = () => {
-    void relay.resync().then(
+    void resyncAfterBrokerGap(recheckDeps).then(
       ({ checked, revoked }) => logger.info({ checked, revoked }, 'resynced subscriptions after a Redis outage'),
       (err) => logger.error({ err }, 'resync after a Redis outage failed'),
     );
@@ -111,10 +145,21 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
         namespace: config.RELAY_METRICS_NAMESPACE,
         service: config.RELAY_METRICS_SERVICE,
         connections: () => relay.connectionCount(),
-        takeRedisReconnects: () => {
-          const count = redisReconnects;
-          redisReconnects = 0;
+        takeRedisOutages: () => {
+          const count = redisOutages;
+          redisOutages = 0;
           return count;
+        },
+        redisDown: () => !brokerHealthy(),
+        takeDeliveries: () => {
+          const count = metrics.totals.deliveries;
+          metrics.totals.deliveries = 0;
+          return count;
+        },
+        takeEnvelopesByChannelKind: () => {
+          const byKind = new Map(metrics.totals.envelopesByChannelKind);
+          metrics.totals.envelopesByChannelKind.clear();
+          return byKind;
         },
       })
     : () => {};
@@ -124,6 +169,7 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
     metrics,
     async shutdown() {
       stopEmf();
+      recheck.stop();
       await relay.drain(config.DRAIN_TIMEOUT_MS);
       await Promise.allSettled([broker.close(), presence.close()]);
       db.destroy();

@@ -3,7 +3,8 @@
  * is reported at once, naming the variable to fix.
  */
 import * as z from '../protocol/zod.js';
-import { DEFAULT_MAX_TOKEN_LIFETIME_SEC, DEFAULT_TOKEN_ALGORITHMS } from './auth.js';
+import { READABLE_ERRORS } from '../protocol/zod.js';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SEC, DEFAULT_TOKEN_ALGORITHMS } from '../shared/token-verifier.js';
 
 /** Unset and empty (common in compose files) both mean "not configured". */
 const blankAsUnset = (value: unknown) => (value === '' ? undefined : value);
@@ -37,7 +38,7 @@ const Env = z.object({
   AUTH_TIMEOUT_MS: int(5000, 100),
   /** Channels one connection may hold. */
   MAX_SUBSCRIPTIONS: int(100, 1),
-  /** Client frames per second (sustained) and burst, before close 4008. */
+  /** Client frames per second (sustained) and burst, before close 4508. */
   FRAME_RATE: int(50, 1),
   FRAME_BURST: int(100, 1),
   /** Signals per second per user (across their connections on one relay), bursts of twice that; then `rate_limited`. */
@@ -47,7 +48,7 @@ const Env = z.object({
   /** Subscribes per second per user (each costs a membership read), and the burst a reconnect needs. */
   SUBSCRIBE_RATE: int(50, 1),
   SUBSCRIBE_BURST: int(200, 1),
-  /** Connections one user may hold on one relay; more close with 4008. */
+  /** Connections one user may hold on one relay; more close with 4508. */
   MAX_CONNECTIONS_PER_USER: int(100, 1),
   /** Sockets (authenticated or not) one client IP may hold on one relay; more get HTTP 429 at the upgrade. */
   MAX_CONNECTIONS_PER_IP: int(1000, 1),
@@ -74,9 +75,14 @@ const Env = z.object({
   MAX_BUFFERED_BYTES: int(1024 * 1024, 1024),
   /** Heartbeat interval: a socket that has not answered the previous ping is terminated. */
   HEARTBEAT_MS: int(30_000, 100),
+  /**
+   * How often every subscription's access is checked again (batched reads): a member removed
+   * without the revoke reaching this relay loses live delivery within this plus two passes.
+   */
+  ACCESS_RECHECK_MS: int(25_000, 1000),
   /** On SIGTERM: stop accepting, tell clients 1012, wait at most this long. */
   DRAIN_TIMEOUT_MS: int(10_000, 0),
-  /** When set, one CloudWatch embedded-metric line a minute (connections, Redis reconnects) for scaling and alarms. */
+  /** When set, one CloudWatch embedded-metric line a minute (connections, Redis outages, Redis down) for scaling and alarms. */
   RELAY_METRICS_NAMESPACE: optional(z.string().check(z.minLength(1))),
   RELAY_METRICS_SERVICE: z._default(z.string(), 'townsquare-relay'),
   LOG_LEVEL: z._default(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
@@ -92,7 +98,7 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
-  const parsed = Env.safeParse(env);
+  const parsed = Env.safeParse(env, READABLE_ERRORS);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   // Cross-field checks run on the raw values too, so every problem is reported in one go.
   const rate = Number(env.FRAME_RATE ?? 50);

@@ -16,7 +16,7 @@ export class SharedFrame {
   constructor(readonly text: string) {}
 }
 
-/** Commands one connection may have waiting before it is cut off with 4008. */
+/** Commands one connection may have waiting before it is cut off with 4508. */
 export const MAX_QUEUED_COMMANDS = 32;
 
 export interface Transport {
@@ -41,7 +41,7 @@ export class Connection {
   readonly subscriptions = new Set<string>();
   readonly frames: TokenBucket;
   closed = false;
-  /** Epoch ms when the token expires (the server sweeps and closes with 4001); null: never. */
+  /** Epoch ms when the token expires (the server sweeps and closes with 4005); null: never. */
   expiresAt: number | null = null;
   private pending: Promise<void> | undefined;
   /** Commands received and not yet handled. */

@@ -128,6 +128,12 @@ export class Hub {
       return;
     }
     this.metrics?.envelopes.inc({ kind: envelope.kind });
+    if (this.metrics) {
+      // Only channels with local subscribers get here, so the kind is one access allowed.
+      const kind = channel.slice(0, channel.indexOf(':'));
+      const byKind = this.metrics.totals.envelopesByChannelKind;
+      byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+    }
     if (envelope.kind === 'revoke') return this.revoke(state, envelope);
     const frame = frameOf(envelope);
     const origin = envelope.kind === 'signal' ? envelope.origin : undefined;
@@ -137,6 +143,7 @@ export class Hub {
       if (connection.sendRaw(frame)) delivered++;
     }
     this.metrics?.deliveries.inc(delivered);
+    if (this.metrics) this.metrics.totals.deliveries += delivered;
   }
 
   private revoke(state: ChannelState, envelope: Extract<Envelope, { kind: 'revoke' }>): void {

@@ -43,10 +43,33 @@ export function createRelayMetrics() {
     }),
     brokerEvents: new Counter({
       name: 'relay_broker_events_total',
-      help: 'Broker connection events (error, reconnecting, ready)',
+      help: 'Broker connection events (error, reconnecting, ready): many per outage',
       labelNames: ['event'] as const,
       registers: [registry],
     }),
+    brokerLifecycle: new Counter({
+      name: 'relay_broker_lifecycle_total',
+      help: 'Broker delivery lifecycle (down, up, resubscribed): one down per outage',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+    presenceErrors: new Counter({
+      name: 'relay_presence_errors_total',
+      help: 'Presence operations that failed in Redis, by operation',
+      labelNames: ['op'] as const,
+      registers: [registry],
+    }),
+    accessRechecks: new Counter({
+      name: 'relay_access_recheck_total',
+      help: 'Periodic or after-outage access re-check outcomes: subscriptions revoked, (channel, user) checks failed',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    /**
+     * Running totals for the CloudWatch line (taken and reset once a minute): prom-client's
+     * counters only read asynchronously.
+     */
+    totals: { deliveries: 0, envelopesByChannelKind: new Map<string, number>() },
   };
   return m;
 }

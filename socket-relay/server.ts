@@ -12,12 +12,11 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Broker } from '../broker/types.js';
 import { AuthFrame, CloseCode, ErrorCode } from '../protocol/index.js';
-import type { ChannelAccess } from './access.js';
+import type { ChannelAccess } from '../shared/channel-access.js';
 import { Admission, rejectUpgrade, type Admitted } from './admission.js';
-import { TokenError, type TokenVerifier, type VerifiedToken } from './auth.js';
-import { handleFrame, parseClientFrame, type CommandContext } from './commands.js';
+import type { TokenVerifier, VerifiedToken } from '../shared/token-verifier.js';
+import { handleFrame, parseClientFrame, tokenRefusal, type CommandContext } from './commands.js';
 import { Connection, type ConnectionLimits } from './connection.js';
-import { resyncAfterBrokerGap } from './resync.js';
 import { closeWithGrace, rawSocketOf, WsTransport } from './ws-transport.js';
 import { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
@@ -55,8 +54,6 @@ export interface Relay {
   listen(port: number, host?: string): Promise<AddressInfo>;
   /** Stops accepting, closes every client with 1012, waits for them (at most `timeoutMs`). */
   drain(timeoutMs: number): Promise<void>;
-  /** After a broker outage: re-check access of every subscription and tell clients to backfill. */
-  resync(): Promise<{ checked: number; revoked: number }>;
   connectionCount(): number;
 }
 
@@ -79,6 +76,7 @@ export function createRelay(options: RelayOptions): Relay {
     access: options.access,
     publisher: options.broker,
     presence: options.presence,
+    verifyToken: options.verifyToken,
     logger,
     metrics,
   };
@@ -262,12 +260,12 @@ export function createRelay(options: RelayOptions): Relay {
     try {
       token = await options.verifyToken(auth.data.token);
     } catch (err) {
-      const retryable = err instanceof TokenError && err.retryable;
+      // Keys unavailable: 1013 (reconnect after a pause); expired: 4005 (new token, then reconnect); else 4501.
+      const refusal = tokenRefusal(err);
+      const retryable = refusal.close === CloseCode.TryAgainLater;
       if (retryable) logger.warn({ err }, 'could not fetch the token issuer keys');
-      metrics.disconnects.inc({ reason: retryable ? 'issuer_unavailable' : 'unauthorized' });
-      // TokenError messages are fixed descriptions; anything else is not shown to the client.
-      const reason = err instanceof TokenError ? err.message : 'token could not be verified';
-      refuse(ws, retryable ? CloseCode.TryAgainLater : CloseCode.Unauthorized, reason);
+      metrics.disconnects.inc({ reason: retryable ? 'issuer_unavailable' : refusal.close === CloseCode.TokenExpired ? 'token_expired' : 'unauthorized' });
+      refuse(ws, refusal.close, refusal.message);
       return null;
     }
     if (ws.readyState !== ws.OPEN) return null;
@@ -283,7 +281,7 @@ export function createRelay(options: RelayOptions): Relay {
     connections.set(ws, connection);
     metrics.connections.set(connections.size);
     const ref = auth.data.ref;
-    connection.send({ type: 'welcome', connectionId: connection.id, userId: token.userId, ...(ref !== undefined && { ref }) });
+    connection.send({ type: 'welcome', connectionId: connection.id, userId: token.userId, expiresAt: token.expiresAt, ...(ref !== undefined && { ref }) });
     logger.debug({ connectionId: connection.id, userId: token.userId, ip }, 'authenticated');
     return connection;
   }
@@ -294,7 +292,8 @@ export function createRelay(options: RelayOptions): Relay {
     for (const connection of connections.values()) {
       if (connection.expiresAt !== null && connection.expiresAt <= now) {
         metrics.disconnects.inc({ reason: 'token_expired' });
-        connection.close(CloseCode.Unauthorized, 'token expired');
+        // Reconnectable: the client fetches a new token (or renews it in time with `refresh`).
+        connection.close(CloseCode.TokenExpired, 'token expired');
       }
     }
   }, EXPIRY_SWEEP_MS);
@@ -319,7 +318,6 @@ export function createRelay(options: RelayOptions): Relay {
     server,
     hub,
     connectionCount: () => connections.size,
-    resync: () => resyncAfterBrokerGap(ctx),
     listen(port, host = '0.0.0.0') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

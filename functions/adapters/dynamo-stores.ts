@@ -15,15 +15,9 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { ChannelStore, LogClaim, LogEntry, LogHead, Membership, MembershipPage, Role, Room, RoomStore } from '../domain/ports.js';
-import { fromAttributes, toAttributes, type AttributeMap } from './dynamo-items.js';
-import { MEMBERSHIPS_BY_USER_INDEX } from './table-schemas.js';
-
-export interface TableNames {
-  rooms: string;
-  memberships: string;
-  messages: string;
-  idempotency: string;
-}
+import { fromAttributes, toAttributes, type AttributeMap } from '../../shared/dynamo-items.js';
+import { DynamoMembershipReader } from '../../shared/membership-reader.js';
+import { MEMBERSHIPS_BY_USER_INDEX, type TableNames } from '../../shared/tables.js';
 
 const isConditionFailure = (err: unknown) =>
   err instanceof Error && err.name === 'ConditionalCheckFailedException';
@@ -44,29 +38,14 @@ const BATCH_GET_LIMIT = 100;
 /** How long an idempotency claim is kept: retries later than this create a new message. */
 const CLAIM_TTL_SECONDS = 24 * 60 * 60;
 
-/** Read-only membership lookups: all the relay needs (and all its IAM role allows). */
-export class DynamoMembershipReader {
-  constructor(
-    private readonly db: DynamoDBClient,
-    private readonly membershipsTable: string,
-  ) {}
-
-  async getMembership(roomId: string, userId: string): Promise<Membership | null> {
-    const { Item } = await this.db.send(
-      new GetItemCommand({ TableName: this.membershipsTable, Key: toAttributes({ roomId, userId }), ConsistentRead: true }),
-    );
-    return fromAttributes<Membership>(Item);
-  }
-}
-
 export class DynamoRoomStore implements RoomStore {
-  private readonly memberships: DynamoMembershipReader;
+  private readonly memberships: DynamoMembershipReader<Membership>;
 
   constructor(
     private readonly db: DynamoDBClient,
     private readonly tables: Pick<TableNames, 'rooms' | 'memberships'>,
   ) {
-    this.memberships = new DynamoMembershipReader(db, tables.memberships);
+    this.memberships = new DynamoMembershipReader<Membership>(db, tables.memberships);
   }
 
   async createRoom(room: Room, owner: Membership): Promise<void> {
@@ -240,7 +219,8 @@ export class DynamoChannelStore implements ChannelStore {
       new UpdateItemCommand({
         TableName: this.tables.messages,
         Key: toAttributes({ channel: headKey(channel), seq: HEAD_SEQ }),
-        UpdateExpression: 'ADD lastSeq :one SET reservedAt = :now',
+        // No `expiresAt`, ever: the counter outlives every entry, or seqs would start over.
+        UpdateExpression: 'ADD lastSeq :one SET reservedAt = :now, firstAt = if_not_exists(firstAt, :now)',
         ExpressionAttributeValues: toAttributes({ ':one': 1, ':now': now }),
         ReturnValues: 'UPDATED_NEW',
       }),
@@ -253,7 +233,7 @@ export class DynamoChannelStore implements ChannelStore {
       new GetItemCommand({ TableName: this.tables.messages, Key: toAttributes({ channel: headKey(channel), seq: HEAD_SEQ }), ConsistentRead: true }),
     );
     const head = fromAttributes<Partial<LogHead>>(Item);
-    return { lastSeq: head?.lastSeq ?? 0, reservedAt: head?.reservedAt ?? 0 };
+    return { lastSeq: head?.lastSeq ?? 0, reservedAt: head?.reservedAt ?? 0, ...(head?.firstAt !== undefined && { firstAt: head.firstAt }) };
   }
 
   putEntry(entry: LogEntry): Promise<boolean> {
@@ -295,16 +275,20 @@ export class DynamoChannelStore implements ChannelStore {
 
   async claim(channel: string, clientKey: string, claim: LogClaim): Promise<LogClaim | null> {
     const key = `${channel}#${clientKey}`;
-    const item = toAttributes({ key, ...claim, expiresAt: Math.floor(this.clock() / 1000) + CLAIM_TTL_SECONDS });
+    const nowSeconds = Math.floor(this.clock() / 1000);
+    const item = toAttributes({ key, ...claim, expiresAt: nowSeconds + CLAIM_TTL_SECONDS });
     // Two rounds: an existing claim may expire (TTL) between our put and our get.
     for (let round = 0; round < 2; round++) {
+      // An expired claim counts as free (DynamoDB deletes it up to days late): its entry may
+      // be past message retention by now, and must not be replayed or have its seq filled.
       const created = await conditional(
         this.db.send(
           new PutItemCommand({
             TableName: this.tables.idempotency,
             Item: item,
-            ConditionExpression: 'attribute_not_exists(#k)',
+            ConditionExpression: 'attribute_not_exists(#k) OR expiresAt <= :now',
             ExpressionAttributeNames: { '#k': 'key' },
+            ExpressionAttributeValues: toAttributes({ ':now': nowSeconds }),
           }),
         ),
       );
@@ -312,9 +296,9 @@ export class DynamoChannelStore implements ChannelStore {
       const { Item } = await this.db.send(
         new GetItemCommand({ TableName: this.tables.idempotency, Key: toAttributes({ key }), ConsistentRead: true }),
       );
-      const stored = fromAttributes<LogClaim & { key: string; expiresAt: number }>(Item);
+      const stored = fromAttributes<LogClaim & { key: string; expiresAt: number; attempt?: string }>(Item);
       if (stored) {
-        const { key: _key, expiresAt: _exp, ...existing } = stored;
+        const { key: _key, expiresAt: _exp, attempt: _attempt, ...existing } = stored;
         // The SDK retries a put whose response was lost; the retry then fails its
         // condition against our own claim, which we did create.
         if (existing.entryId === claim.entryId && existing.claimedAt === claim.claimedAt) return null;
@@ -328,8 +312,16 @@ export class DynamoChannelStore implements ChannelStore {
     return this.updateClaim(channel, clientKey, claimedAt, 'SET seq = :seq, reservedAt = :at', { ':seq': seq, ':at': reservedAt });
   }
 
-  takeOverClaim(channel: string, clientKey: string, expectedClaimedAt: number, claimedAt: number): Promise<boolean> {
-    return this.updateClaim(channel, clientKey, expectedClaimedAt, 'SET claimedAt = :new REMOVE seq, reservedAt', { ':new': claimedAt });
+  async takeOverClaim(channel: string, clientKey: string, expectedClaimedAt: number, claimedAt: number, attempt: string): Promise<boolean> {
+    const update = 'SET claimedAt = :new, attempt = :attempt REMOVE seq, reservedAt';
+    if (await this.updateClaim(channel, clientKey, expectedClaimedAt, update, { ':new': claimedAt, ':attempt': attempt })) return true;
+    // The SDK retries an update whose response was lost; the retry then fails its condition
+    // against our own takeover. `attempt` tells ours from another taker's in the same ms.
+    const { Item } = await this.db.send(
+      new GetItemCommand({ TableName: this.tables.idempotency, Key: toAttributes({ key: `${channel}#${clientKey}` }), ConsistentRead: true }),
+    );
+    const stored = fromAttributes<{ claimedAt: number; attempt?: string }>(Item);
+    return stored?.claimedAt === claimedAt && stored.attempt === attempt;
   }
 
   /** An update of the claim, made only while its `claimedAt` is still `expectedClaimedAt`. */

@@ -1,14 +1,14 @@
 /**
  * History of any durable channel the caller may read: the one read a client
- * uses to fill a gap it noticed in a channel's `seq`. Who may read is decided
- * per channel kind (room: its members; user: that user only; document: no one
- * yet, documents are not built).
+ * uses to fill a gap it noticed in a channel's `seq`. Who may read is the
+ * channel kind's access policy, the one the relay applies to subscribe
+ * (shared/channel-access.ts).
  */
-import { parseChannel, type ParsedChannel } from '../../protocol/index.js';
+import { parseChannel } from '../../protocol/index.js';
+import { requireChannelAccess } from './channel-access.js';
 import { read, type ChannelLogDeps } from './channel-log.js';
-import { badRequest, forbidden } from './errors.js';
+import { badRequest } from './errors.js';
 import type { RoomStore } from './ports.js';
-import { requireMember } from './rooms.js';
 
 /** One history item: the fields of the live `message` frame, minus the channel. */
 export interface ChannelMessage {
@@ -24,9 +24,14 @@ export interface ChannelHistoryPage {
   messages: ChannelMessage[];
   /** Pass as `afterSeq` to get the next page; null when this page reached the end. */
   nextAfterSeq: number | null;
+  /** Present when the page stopped before a seq still being written: ask again (from `nextAfterSeq`) after this many ms. */
+  retryAfterMs?: number;
+  /** Present (with `firstSeq`) when history no longer holds seqs `afterSeq + 1` … `firstSeq - 1` (expired). */
+  truncated?: true;
+  firstSeq?: number;
 }
 
-export type ChannelHistoryDeps = Pick<ChannelLogDeps, 'channels' | 'now' | 'gapHealAfterMs'> & { rooms: RoomStore };
+export type ChannelHistoryDeps = Pick<ChannelLogDeps, 'channels' | 'now' | 'gapHealAfterMs' | 'retentionMs'> & { rooms: RoomStore };
 
 export async function listChannelMessages(
   deps: ChannelHistoryDeps,
@@ -34,24 +39,12 @@ export async function listChannelMessages(
 ): Promise<ChannelHistoryPage> {
   const parsed = parseChannel(input.channel);
   if (!parsed) throw badRequest('path.channel: must be room:{roomId}, user:{userId} or document:{docId} (URL-encoded)');
-  await requireReadable(deps, parsed, input.userId);
+  await requireChannelAccess(deps.rooms, input.userId, parsed);
   const page = await read(deps, input.channel, input.afterSeq, input.limit);
   return {
     messages: page.entries.map(({ seq, id, event, data, ts }) => ({ seq, id, event, data, ts })),
     nextAfterSeq: page.nextAfterSeq,
+    ...(page.retryAfterMs !== undefined && { retryAfterMs: page.retryAfterMs }),
+    ...(page.firstSeq !== undefined && { truncated: true as const, firstSeq: page.firstSeq }),
   };
-}
-
-/** Throws forbidden (or not_found for an unknown room) unless `userId` may read the channel's history. */
-export async function requireReadable(deps: { rooms: RoomStore }, channel: ParsedChannel, userId: string): Promise<void> {
-  switch (channel.kind) {
-    case 'room':
-      await requireMember(deps.rooms, channel.id, userId);
-      return;
-    case 'user':
-      if (channel.id !== userId) throw forbidden('A user channel is readable by its own user only');
-      return;
-    case 'document':
-      throw forbidden('Document channels have no history yet');
-  }
 }

@@ -1,12 +1,13 @@
 /**
- * Chat messages: a thin caller of the channel log. A send checks membership,
+ * Chat messages: a thin caller of the channel log. A send checks membership
+ * (the room channel's access policy, functions/domain/channel-access.ts),
  * then appends to `room:{roomId}`; everything durable (seq, idempotency,
  * publish after persist) is the channel log's (functions/domain/channel-log.ts).
  */
 import { roomChannel } from '../../protocol/index.js';
+import { requireChannelAccess } from './channel-access.js';
 import { append, GAP_EVENT, read, type ChannelLogDeps } from './channel-log.js';
 import type { ChatMessage, RoomStore } from './ports.js';
-import { requireMember } from './rooms.js';
 
 export interface MessageDeps extends ChannelLogDeps {
   rooms: RoomStore;
@@ -25,12 +26,12 @@ export interface SendResult {
   message: ChatMessage;
   /** False when this was a retry of an already stored message. */
   created: boolean;
-  /** Whether live delivery was handed to Redis; null on a retry (nothing published again). Stored either way. */
-  published: boolean | null;
+  /** Whether live delivery was handed to Redis (a retry publishes the stored message again). Stored either way. */
+  published: boolean;
 }
 
 export async function sendMessage(deps: MessageDeps, input: SendMessageInput): Promise<SendResult> {
-  await requireMember(deps.rooms, input.roomId, input.userId);
+  await requireChannelAccess(deps.rooms, input.userId, { kind: 'room', id: input.roomId });
   const { clientMessageId } = input;
   const { entry, created, published } = await append(deps, roomChannel(input.roomId), {
     event: MESSAGE_EVENT,
@@ -54,23 +55,32 @@ export const HISTORY_MAX_LIMIT = 200;
 
 export interface HistoryPage {
   messages: ChatMessage[];
-  /** Pass as `afterSeq` to get the next page; null when this page reached the end. */
+  /** Pass as `afterSeq` to get the next page; null when nothing more can be read now (as in v1). */
   nextAfterSeq: number | null;
+  /** Present when the page stopped before a seq still being written: more follows after this many ms. */
+  retryAfterMs?: number;
+  /** Present (with `firstSeq`) when history no longer holds seqs `afterSeq + 1` … `firstSeq - 1` (expired). */
+  truncated?: true;
+  firstSeq?: number;
 }
 
 /**
  * The room's history as v1 returned it: chat messages only. Gap tombstones
  * are left out (their seq will never hold a message), while `nextAfterSeq`
- * still moves past them.
+ * still moves past them. A page that stops before a seq still being written
+ * keeps v1's `nextAfterSeq: null` (a v1 client that loops until null must
+ * not spin) and adds `retryAfterMs`.
  */
 export async function listMessages(
-  deps: Pick<MessageDeps, 'rooms' | 'channels' | 'now' | 'gapHealAfterMs'>,
+  deps: Pick<MessageDeps, 'rooms' | 'channels' | 'now' | 'gapHealAfterMs' | 'retentionMs'>,
   input: { roomId: string; userId: string; afterSeq: number; limit: number },
 ): Promise<HistoryPage> {
-  await requireMember(deps.rooms, input.roomId, input.userId);
+  await requireChannelAccess(deps.rooms, input.userId, { kind: 'room', id: input.roomId });
   const page = await read(deps, roomChannel(input.roomId), input.afterSeq, input.limit);
   return {
     messages: page.entries.filter((e) => e.event !== GAP_EVENT).map((e) => e.data as ChatMessage),
-    nextAfterSeq: page.nextAfterSeq,
+    nextAfterSeq: page.retryAfterMs === undefined ? page.nextAfterSeq : null,
+    ...(page.retryAfterMs !== undefined && { retryAfterMs: page.retryAfterMs }),
+    ...(page.firstSeq !== undefined && { truncated: true as const, firstSeq: page.firstSeq }),
   };
 }

@@ -86,12 +86,16 @@ export interface LogEntry {
   data: unknown;
   /** Epoch ms, taken after the seq was reserved. */
   ts: number;
+  /** With message retention: epoch seconds from which DynamoDB may delete the item (its TTL attribute). */
+  expiresAt?: number;
 }
 
 /** A channel's sequence counter: the last seq handed out, and when (epoch ms, the reserver's clock). */
 export interface LogHead {
   lastSeq: number;
   reservedAt: number;
+  /** When the counter was created (its first reservation): no entry of the channel is older. Unknown for counters from before it was kept. */
+  firstAt?: number;
 }
 
 /** An idempotency claim on `(channel, key)`: which entry it stands for and which seq that entry was given. */
@@ -111,7 +115,7 @@ export interface LogClaim {
  * Plain reads and writes; every rule about using them lives in the channel log.
  */
 export interface ChannelStore {
-  /** Atomically hands out the channel's next seq (1, 2, 3, …), recording `now` as its reservation time. */
+  /** Atomically hands out the channel's next seq (1, 2, 3, …), recording `now` as its reservation time (and, the first time, as `firstAt`). The counter never expires. */
   reserveSeq(channel: string, now: number): Promise<number>;
   /** The channel's counter; `{lastSeq: 0, reservedAt: 0}` for a channel never written. */
   head(channel: string): Promise<LogHead>;
@@ -120,10 +124,13 @@ export interface ChannelStore {
   getEntry(channel: string, seq: number): Promise<LogEntry | null>;
   /** Up to `limit` entries with `seq > afterSeq`, ascending (strongly consistent). */
   listEntries(channel: string, afterSeq: number, limit: number): Promise<LogEntry[]>;
-  /** Creates the claim; returns the existing one instead when the key is taken. */
+  /** Creates the claim; returns the existing one instead when the key is taken (an expired claim counts as free). */
   claim(channel: string, key: string, claim: LogClaim): Promise<LogClaim | null>;
   /** Records the reserved seq on the claim, only while it is still ours (same `claimedAt`). */
   recordClaimSeq(channel: string, key: string, claimedAt: number, seq: number, reservedAt: number): Promise<boolean>;
-  /** Takes a claim over (new `claimedAt`, no seq), only if it is still the one read (same `claimedAt`). */
-  takeOverClaim(channel: string, key: string, expectedClaimedAt: number, claimedAt: number): Promise<boolean>;
+  /**
+   * Takes a claim over (new `claimedAt`, no seq), only if it is still the one read (same `claimedAt`).
+   * `attempt` (unique per call) lets a lost response be recognized: true when the claim holds our `claimedAt` and `attempt`.
+   */
+  takeOverClaim(channel: string, key: string, expectedClaimedAt: number, claimedAt: number, attempt: string): Promise<boolean>;
 }

@@ -1,7 +1,8 @@
 /**
  * Rooms and memberships, with owner / admin / member roles (the rules are in
  * roles.ts). Removal publishes a revoke envelope so every relay drops the
- * removed user's live subscriptions at once.
+ * removed user's live subscriptions at once; a failed publish is retried a
+ * few times, and the relays' periodic access re-check is the backstop.
  *
  * How many rooms one user belongs to is capped (`maxRoomsPerUser`), and of
  * those, how many others may put them in (`maxRoomsAddedByOthers`, lower): so
@@ -26,9 +27,24 @@ export const MAX_ROOM_NAME_LENGTH = 100;
 export const ROOMS_PAGE_DEFAULT_LIMIT = 50;
 export const ROOMS_PAGE_MAX_LIMIT = 100;
 
+/**
+ * Revoke publishing: attempts, each bounded, with a pause between. The worst
+ * case (3 × 1 s + 0.1 s + 0.3 s = 3.4 s) stays well inside the function's 10 s.
+ */
+export const REVOKE_ATTEMPTS = 3;
+export const REVOKE_ATTEMPT_TIMEOUT_MS = 1000;
+export const REVOKE_RETRY_DELAYS_MS = [100, 300] as const;
+
 export interface RoomDeps {
   rooms: RoomStore;
+  /** A publisher whose failures reject (they are retried here). */
   publisher: Publisher;
+  /** Told when a revoke could not be published after every attempt (the membership is removed regardless). */
+  onRevokeFailed?: (error: unknown, revoke: { roomId: string; userId: string; attempts: number }) => void;
+  /** @default REVOKE_ATTEMPT_TIMEOUT_MS */
+  revokeAttemptTimeoutMs?: number;
+  /** Pauses before the 2nd, 3rd… attempt; their count + 1 is the number of attempts. @default REVOKE_RETRY_DELAYS_MS */
+  revokeRetryDelaysMs?: readonly number[];
   now?: () => Date;
   /** @default MAX_ROOMS_PER_USER */
   maxRoomsPerUser?: number;
@@ -137,15 +153,6 @@ function decodeRoomsCursor(cursor: string, userId: string): string {
   return r;
 }
 
-/** Throws `not_found` for an unknown room and `forbidden` when the user is not a member. */
-export async function requireMember(rooms: RoomStore, roomId: string, userId: string): Promise<Membership> {
-  const membership = await rooms.getMembership(roomId, userId);
-  if (membership) return membership;
-  // Only the failure path pays for telling "no such room" from "not yours".
-  if (!(await rooms.getRoom(roomId))) throw notFound(`Room ${roomId} does not exist`);
-  throw forbidden(`You are not a member of room ${roomId}`);
-}
-
 /** The room, the actor's membership and the target's (null when not a member), read together. */
 async function readParties(rooms: RoomStore, roomId: string, actorId: string, targetId: string) {
   const [room, actor, target] = await Promise.all([
@@ -238,9 +245,34 @@ export async function removeMember(deps: RoomDeps, actorId: string, roomId: stri
   // Only if the role the decision was made on still holds: a member being promoted
   // (to owner by a transfer, say) meanwhile is not removed on the strength of the old role.
   if (!(await deps.rooms.removeMember(roomId, userId, target.role ?? null))) await roleChangedMeanwhile(deps.rooms, roomId, userId);
-  // Persisted first; now tell the relays to cut live delivery to that user.
-  await deps.publisher.publish(
-    roomChannel(roomId),
-    encodeEnvelope({ v: ENVELOPE_VERSION, kind: 'revoke', channel: roomChannel(roomId), userId }),
-  );
+  // Persisted first; now tell the relays to cut live delivery to that user. The removal
+  // stands either way: a revoke that never arrives is caught by the relays' re-check.
+  await publishRevoke(deps, roomId, userId);
+}
+
+/** Publishes the revoke, retrying a failed or slow attempt; reports (never throws) a final failure. */
+async function publishRevoke(deps: RoomDeps, roomId: string, userId: string): Promise<void> {
+  const channel = roomChannel(roomId);
+  const payload = encodeEnvelope({ v: ENVELOPE_VERSION, kind: 'revoke', channel, userId });
+  const delays = deps.revokeRetryDelaysMs ?? REVOKE_RETRY_DELAYS_MS;
+  const timeoutMs = deps.revokeAttemptTimeoutMs ?? REVOKE_ATTEMPT_TIMEOUT_MS;
+  let lastError: unknown;
+  for (let attempt = 0; attempt <= delays.length; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        deps.publisher.publish(channel, payload),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`revoke publish to ${channel} took longer than ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      return;
+    } catch (err) {
+      lastError = err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  deps.onRevokeFailed?.(lastError, { roomId, userId, attempts: delays.length + 1 });
 }

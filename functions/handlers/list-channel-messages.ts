@@ -4,14 +4,10 @@
  * `{seq, id, event, data, ts}` (tombstones have `event: "gap"`). The channel is
  * URL-encoded in the path: `/channels/room%3Ar_abc/messages`.
  */
-import { MAX_CHANNEL_LENGTH } from '../../protocol/index.js';
-import * as z from '../../protocol/zod.js';
+import { ChannelPath, HistoryQuery } from '../../protocol/index.js';
 import { listChannelMessages } from '../domain/channel-history.js';
 import { getStores } from '../lib/stores.js';
 import { httpHandler, json, validate } from '../lib/http.js';
-import { HistoryQuery } from './list-messages.js';
-
-const ChannelPath = z.object({ channel: z.string().check(z.minLength(1), z.maxLength(MAX_CHANNEL_LENGTH * 3)) });
 
 export const handler = httpHandler(async (event, caller) => {
   const path = validate(ChannelPath, event.pathParameters, 'path');

@@ -4,8 +4,7 @@
  * A 201 says in `x-townsquare-published` whether live delivery went out; the
  * message is stored either way, so a failed publish is never an error.
  */
-import * as z from '../../protocol/zod.js';
-import { ID_PATTERN } from '../../protocol/index.js';
+import { PUBLISHED_HEADER, SendMessageBody } from '../../protocol/index.js';
 import { sendMessage } from '../domain/messages.js';
 import { logger } from '../lib/logger.js';
 import { getRawPublisher } from '../lib/publisher.js';
@@ -14,24 +13,15 @@ import { httpHandler, json, parseBody, validate } from '../lib/http.js';
 import { RoomPath } from '../lib/params.js';
 import { enforceSendRate } from '../lib/send-rate.js';
 
-export const MAX_TEXT_LENGTH = 4000;
-/** On a 201: `true`, or `false` when the message is stored but live delivery failed (subscribers backfill from history). */
-export const PUBLISHED_HEADER = 'x-townsquare-published';
-
 const logPublishFailure = (error: unknown, entry: { channel: string; seq: number }) =>
   logger.error('publish failed after the message was stored; subscribers will backfill', { error: error as Error, channel: entry.channel, seq: entry.seq });
-
-const Body = z.object({
-  text: z.string().check(z.minLength(1), z.maxLength(MAX_TEXT_LENGTH)),
-  clientMessageId: z.optional(z.string().check(z.regex(ID_PATTERN, 'must be 1-64 of A-Z a-z 0-9 _ -'))),
-});
 
 export const handler = httpHandler(async (event, caller) => {
   // Per-user limit first: a flooding caller costs one Redis round trip, not a DynamoDB write.
   const limited = await enforceSendRate(caller.userId);
   if (limited) return limited;
   const { roomId } = validate(RoomPath, event.pathParameters, 'path');
-  const body = parseBody(event, Body);
+  const body = parseBody(event, SendMessageBody);
   const { message, created, published } = await sendMessage(
     { ...getStores(), publisher: getRawPublisher(), onPublishError: logPublishFailure },
     { roomId, userId: caller.userId, ...body },

@@ -8,6 +8,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
 import * as z from '../../protocol/zod.js';
+import { READABLE_ERRORS } from '../../protocol/zod.js';
 import { ErrorCode, USER_ID_PATTERN } from '../../protocol/index.js';
 import { DomainError } from '../domain/errors.js';
 import { logger } from './logger.js';
@@ -118,16 +119,38 @@ function refuseLoneSurrogates(key: string, value: unknown): unknown {
 
 /** Validates `value` (path parameters, query string) against `schema`. */
 export function validate<T extends z.ZodMiniType>(schema: T, value: unknown, where: string): z.infer<T> {
-  const parsed = schema.safeParse(value);
+  const parsed = schema.safeParse(value, READABLE_ERRORS);
   if (parsed.success) return parsed.data;
   const details = parsed.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; ');
   throw new DomainError(ErrorCode.BadRequest, details);
 }
 
+/** AWS SDK errors that mean the service was slow or shed load: the request may succeed if retried. */
+const UNAVAILABLE_ERROR_NAMES = new Set([
+  'TimeoutError', // the client's request or connection timeout (shared/dynamo-client.ts)
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+]);
+/** Network failures Node reports by `code`. */
+const NETWORK_ERROR_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+/** Whether `err` is a timeout, throttle or network failure of a dependency (after the SDK's own retries). */
+export function isUnavailableError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return UNAVAILABLE_ERROR_NAMES.has(err.name) || (typeof code === 'string' && NETWORK_ERROR_CODES.has(code));
+}
+
 /**
  * Wraps a handler body: runs it, and turns every thrown error into the
- * documented error response. Unexpected errors are logged and answered 500
- * without internals.
+ * documented error response. Timeouts, throttling and network failures of
+ * DynamoDB are 503 `unavailable` (retry); other unexpected errors are logged
+ * and answered 500 without internals.
  */
 export function httpHandler(
   run: (event: HttpEvent, caller: Caller) => Promise<HttpResult>,
@@ -137,6 +160,11 @@ export function httpHandler(
       return await run(event, callerOf(event));
     } catch (err) {
       if (err instanceof DomainError) return errorResponse(err.code, err.message);
+      if (isUnavailableError(err)) {
+        // ERROR, like a 500: the handled-5xx alarm (infra/lib/alarms.ts) counts these too.
+        logger.error('dependency unavailable; answered 503', { error: err as Error, routeKey: event.routeKey, requestId: event.requestContext.requestId });
+        return errorResponse(ErrorCode.Unavailable, 'The database did not answer in time or is throttling; retry (with the same clientMessageId when there is one)');
+      }
       logger.error('unhandled error', { error: err as Error, routeKey: event.routeKey, requestId: event.requestContext.requestId });
       return errorResponse(ErrorCode.Internal, 'Internal error; it has been logged');
     }

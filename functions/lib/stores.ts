@@ -1,16 +1,21 @@
 /**
  * DynamoDB stores built from the environment once per Lambda container
  * (module scope survives between invocations), so the client is reused.
+ * The channel log's retention comes with them: every caller of the log
+ * spreads these into its deps, and must apply the same setting.
  */
-import { createDynamoClient } from '../adapters/dynamo-client.js';
+import { createDynamoClient } from '../../shared/dynamo-client.js';
+import { TABLE_NAMES, tables as tableDefinitions, type TableNames } from '../../shared/tables.js';
 import { DynamoChannelStore, DynamoRoomStore } from '../adapters/dynamo-stores.js';
-import { tableEnvVar } from '../adapters/table-schemas.js';
 import type { ChannelStore, RoomStore } from '../domain/ports.js';
 import { requireEnv } from './env.js';
+import { retentionFromEnv } from './retention.js';
 
 export interface Stores {
   rooms: RoomStore;
   channels: ChannelStore;
+  /** MESSAGE_RETENTION_DAYS in ms; undefined: entries never expire. */
+  retentionMs?: number;
 }
 
 let stores: Stores | undefined;
@@ -18,11 +23,6 @@ let stores: Stores | undefined;
 export function getStores(env: NodeJS.ProcessEnv = process.env): Stores {
   if (stores) return stores;
   const db = createDynamoClient({ endpoint: env.DYNAMODB_ENDPOINT });
-  const tables = {
-    rooms: requireEnv(env, tableEnvVar.rooms),
-    memberships: requireEnv(env, tableEnvVar.memberships),
-    messages: requireEnv(env, tableEnvVar.messages),
-    idempotency: requireEnv(env, tableEnvVar.idempotency),
-  };
-  return (stores = { rooms: new DynamoRoomStore(db, tables), channels: new DynamoChannelStore(db, tables) });
+  const tables = Object.fromEntries(TABLE_NAMES.map((name) => [name, requireEnv(env, tableDefinitions[name].envVar)])) as TableNames;
+  return (stores = { rooms: new DynamoRoomStore(db, tables), channels: new DynamoChannelStore(db, tables), ...retentionFromEnv(env) });
 }

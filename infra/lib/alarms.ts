@@ -186,10 +186,18 @@ export class Alarms extends Construct {
         description: 'Fewer relay tasks running than desired for 10 minutes (tasks failing to start: image, secrets, network)',
       },
     );
-    this.add('RelayRedisReconnects', props.relay.redisReconnectsMetric, {
-      threshold: 10,
-      evaluationPeriods: 1,
-      description: 'Relays reconnected to Redis more than 10 times in 5 minutes: live delivery is degraded',
+    // Outages, not retry attempts: one failover is one outage per relay, however many
+    // retries it took. Outages in two 5-minute windows running means Redis is flapping.
+    this.add('RelayRedisOutages', props.relay.redisOutagesMetric, {
+      threshold: 1,
+      evaluationPeriods: 2,
+      description: 'Relays lost Redis pub/sub in two consecutive 5-minute windows (flapping): live delivery is degraded',
+    });
+    // One long outage reports a single `down`: this one catches it.
+    this.add('RelayRedisDown', props.relay.redisDownMetric, {
+      threshold: 1,
+      evaluationPeriods: 3,
+      description: 'A relay has had no Redis pub/sub for 3 minutes: live delivery is down (messages are stored; clients backfill later)',
     });
   }
 

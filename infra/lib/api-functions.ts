@@ -1,7 +1,9 @@
 /**
  * The HTTP API: one JWT authorizer in front of every route, one bundled
  * NodejsFunction per route, and per-route least-privilege grants read from
- * functions/routes.ts (a route that only reads a table gets no write action on it).
+ * functions/routes.ts: exactly the DynamoDB actions each route declares, per
+ * table and index (test/infra/route-permissions.test.ts checks them against the
+ * calls each handler makes).
  */
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import {
@@ -20,8 +22,8 @@ import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-l
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { basename, join } from 'node:path';
-import { tableEnvVar } from '../../functions/adapters/table-schemas.js';
-import type { RouteDefinition, TableName } from '../../functions/routes.js';
+import type { RouteDefinition, TableAction } from '../../functions/routes.js';
+import { TABLE_NAMES, tables as tableDefinitions, type TableName } from '../../shared/tables.js';
 import {
   ESM_REQUIRE_BANNER,
   LAMBDA_EXTERNAL_MODULES,
@@ -29,7 +31,7 @@ import {
   LAMBDA_NODE_TARGET,
   publisherDefine,
 } from './bundling.js';
-import { READ_ACTIONS, WRITE_ACTIONS, type DataTables } from './data-tables.js';
+import type { DataTables } from './data-tables.js';
 import type { PubSub } from './pubsub.js';
 
 export interface ApiFunctionsProps {
@@ -43,10 +45,12 @@ export interface ApiFunctionsProps {
   corsOrigins?: string[];
   /** @default false */
   destroyOnRemoval?: boolean;
-  /** Per-user send rate limit, enforced by the publishing functions through Redis. @default 5/s, bursts of 20 */
+  /** Per-user send rate limit, enforced by the send function through Redis (set on every publishing function). @default 5/s, bursts of 20 */
   sendRateLimit?: { ratePerSecond: number; burst: number };
   /** Stage-wide throttle (requests/s and bucket size). @default DEFAULT_API_THROTTLE */
   throttle?: { rateLimit: number; burstLimit: number };
+  /** Days stored messages are kept, as MESSAGE_RETENTION_DAYS on every function that writes the messages table. @default undefined (forever) */
+  messageRetentionDays?: number;
 }
 
 /**
@@ -55,8 +59,9 @@ export interface ApiFunctionsProps {
  * - burst 1,000: Lambda's default concurrency is 1,000 per account and Region; a
  *   burst that lands entirely on cold starts (~1 s in a VPC) needs one each.
  * - rate 1,000/s: a new on-demand DynamoDB table serves 4,000 write units/s at
- *   first; a send writes the message and its idempotency record (≈ 3 units for
- *   short texts), ≈ 1,300 sends/s. Warm handlers (≈ 50-100 ms) then hold about
+ *   first; a short send writes 4 units with a clientMessageId (the channel's
+ *   counter, the entry, the claim and its seq) and 2 without, so ≈ 1,000 to
+ *   2,000 sends/s (docs/deploy.md). Warm handlers (≈ 50-100 ms) then hold about
  *   100 concurrent executions.
  * Raise both with `-c apiRateLimit=… -c apiBurstLimit=…` after raising those quotas.
  * Per-user limits are the send route's own (functions/domain/send-rate-limit.ts):
@@ -67,7 +72,16 @@ export const DEFAULT_SEND_RATE = { ratePerSecond: 5, burst: 20 } as const;
 
 export const DEFAULT_API_THROTTLE = { rateLimit: 1000, burstLimit: 1000 } as const;
 
-const ALL_TABLES = Object.keys(tableEnvVar) as TableName[];
+/**
+ * Response headers the API's clients act on, which browsers hide from scripts
+ * unless CORS exposes them: `x-townsquare-published` (PUBLISHED_HEADER in
+ * protocol/http.ts: a 201 whose live delivery did not go out) and `retry-after`
+ * (on a 429). Spelled out here because infra imports no runtime code;
+ * test/infra/api-contract.test.ts checks them against the protocol.
+ */
+export const EXPOSED_RESPONSE_HEADERS = ['x-townsquare-published', 'retry-after'] as const;
+
+const ALL_TABLES = TABLE_NAMES;
 
 const METHODS: Record<string, HttpMethod> = {
   GET: HttpMethod.GET,
@@ -98,6 +112,8 @@ export class ApiFunctions extends Construct {
         allowOrigins: props.corsOrigins ?? ['*'],
         allowMethods: [CorsHttpMethod.ANY],
         allowHeaders: ['authorization', 'content-type', 'idempotency-key'],
+        // Response headers a browser script may read besides the CORS-safelisted ones.
+        exposeHeaders: [...EXPOSED_RESPONSE_HEADERS],
         maxAge: Duration.hours(1),
       },
     });
@@ -173,6 +189,8 @@ export class ApiFunctions extends Construct {
           SEND_RATE_PER_SECOND: String((props.sendRateLimit ?? DEFAULT_SEND_RATE).ratePerSecond),
           SEND_RATE_BURST: String((props.sendRateLimit ?? DEFAULT_SEND_RATE).burst),
         }),
+        // Appends stamp `expiresAt` with it; history reads (they write tombstones) must judge expiry by it too.
+        ...(props.messageRetentionDays !== undefined && route.writes.includes('messages') && { MESSAGE_RETENTION_DAYS: String(props.messageRetentionDays) }),
         NODE_OPTIONS: '--enable-source-maps',
       },
       ...(inVpc && {
@@ -200,9 +218,10 @@ export class ApiFunctions extends Construct {
       reason: 'Pinned to Node.js 22 (the supported LTS line the design targets); move to the next LTS deliberately, after testing.',
     });
 
-    // Exact actions: reads get Get/BatchGet/Query, writes Put/Update; only DELETE routes may delete.
-    for (const t of route.reads) props.data.grant(role, t, READ_ACTIONS);
-    for (const t of route.writes) props.data.grant(role, t, method === 'DELETE' ? [...WRITE_ACTIONS, 'DeleteItem'] : WRITE_ACTIONS);
+    // Exactly the DynamoDB calls the route declares (functions/routes.ts), per table and index.
+    for (const [table, actions] of Object.entries(route.dynamo) as Array<[TableName, readonly TableAction[]]>) {
+      props.data.grant(role, table, actions);
+    }
     if (route.publishes) props.pubsub.grantPublish(fn);
 
     this.api.addRoutes({
@@ -215,8 +234,10 @@ export class ApiFunctions extends Construct {
   }
 }
 
+const ITEM_ACTIONS = new Set(['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
+
 /** Every problem in the route table at once. */
-function validateRoutes(routes: readonly RouteDefinition[]): void {
+export function validateRoutes(routes: readonly RouteDefinition[]): void {
   const problems: string[] = [];
   const seen = new Set<string>();
   const ids = new Set<string>();
@@ -231,6 +252,20 @@ function validateRoutes(routes: readonly RouteDefinition[]): void {
     if (ids.has(id)) problems.push(`${r.routeKey}: entry file name ${id} is used by another route`);
     ids.add(id);
     if (!/\.[cm]?[jt]s$/.test(r.entry)) problems.push(`${r.routeKey}: entry ${r.entry} is not a .ts/.js file`);
+    for (const [table, actions] of Object.entries(r.dynamo) as Array<[string, readonly TableAction[]]>) {
+      const schema = (tableDefinitions as Record<string, (typeof tableDefinitions)[TableName] | undefined>)[table];
+      if (!schema) {
+        problems.push(`${r.routeKey}: unknown table ${table}`);
+        continue;
+      }
+      const indexes = new Set((schema.globalIndexes ?? []).map((i) => i.indexName));
+      for (const a of actions) {
+        const [action, index] = a.split(':');
+        if (!ITEM_ACTIONS.has(action!) || (index !== undefined && (action !== 'Query' || !indexes.has(index)))) {
+          problems.push(`${r.routeKey}: ${table}: "${a}" is not an item action or Query:<one of ${[...indexes].join(', ') || 'no indexes'}>`);
+        }
+      }
+    }
   }
   if (problems.length) throw new Error(`Invalid routes in functions/routes.ts:\n  - ${problems.join('\n  - ')}`);
 }

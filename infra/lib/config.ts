@@ -53,6 +53,8 @@ export interface TownsquareConfig {
   /** Relay task count bounds for autoscaling. @default 2 and 10 */
   relayMinTasks: number;
   relayMaxTasks: number;
+  /** Days a stored message is kept (TTL on the messages table); undefined: forever. @default undefined */
+  messageRetentionDays?: number;
 }
 
 export class ConfigError extends Error {
@@ -69,9 +71,35 @@ const CERT_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const WAF_ARN = /^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global\/webacl\/[A-Za-z0-9_-]+\/[a-f0-9-]+$/;
-const MAINTENANCE_WINDOW = /^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$/;
+const MAINTENANCE_WINDOW = /^(mon|tue|wed|thu|fri|sat|sun):((?:[01]\d|2[0-3]):[0-5]\d)-(mon|tue|wed|thu|fri|sat|sun):((?:[01]\d|2[0-3]):[0-5]\d)$/;
 const COMPLETE_SECRET_SUFFIX = /-[A-Za-z0-9]{6}$/;
 const NODE_TYPE = /^cache\.[a-z0-9]+\.[a-z0-9]+$/;
+
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+const MINUTES_PER_WEEK = 7 * 24 * 60;
+/** ElastiCache's bounds on a weekly maintenance window (it refuses others at deploy time). */
+export const MAINTENANCE_WINDOW_MIN_MINUTES = 60;
+export const MAINTENANCE_WINDOW_MAX_MINUTES = 24 * 60;
+
+/**
+ * Why ElastiCache would refuse this weekly maintenance window (`ddd:hh:mm-ddd:hh:mm`,
+ * UTC), or undefined when it is fine: the format, and a length from 60 minutes to
+ * 24 hours. A window may wrap the week (`sun:23:30-mon:00:30`).
+ */
+export function maintenanceWindowProblem(window: string): string | undefined {
+  const match = MAINTENANCE_WINDOW.exec(window);
+  if (!match) return `expected ddd:hh:mm-ddd:hh:mm in UTC (e.g. sun:04:00-sun:05:00), got ${window}`;
+  const [, startDay, startTime, endDay, endTime] = match;
+  const at = (day: string, time: string) => {
+    const [h, m] = time.split(':').map(Number) as [number, number];
+    return WEEKDAYS.indexOf(day as (typeof WEEKDAYS)[number]) * 24 * 60 + h * 60 + m;
+  };
+  const minutes = (at(endDay!, endTime!) - at(startDay!, startTime!) + MINUTES_PER_WEEK) % MINUTES_PER_WEEK;
+  if (minutes < MAINTENANCE_WINDOW_MIN_MINUTES || minutes > MAINTENANCE_WINDOW_MAX_MINUTES) {
+    return `${window} lasts ${minutes} minutes; ElastiCache needs 60 minutes to 24 hours (e.g. sun:04:00-sun:05:00)`;
+  }
+  return undefined;
+}
 
 export function readConfig(source: ContextSource): TownsquareConfig {
   const get = (key: string): unknown =>
@@ -169,10 +197,9 @@ export function readConfig(source: ContextSource): TownsquareConfig {
     problems.push('redisNodeType: only meaningful with redis=elasticache');
   }
 
-  const redisMaintenanceWindow = str('redisMaintenanceWindow') ?? 'sun:04:00-sun:05:00';
-  if (!MAINTENANCE_WINDOW.test(redisMaintenanceWindow)) {
-    problems.push(`redisMaintenanceWindow: expected ddd:hh:mm-ddd:hh:mm in UTC (e.g. sun:04:00-sun:05:00), got ${redisMaintenanceWindow}`);
-  }
+  const redisMaintenanceWindow = (str('redisMaintenanceWindow') ?? 'sun:04:00-sun:05:00').toLowerCase();
+  const windowProblem = maintenanceWindowProblem(redisMaintenanceWindow);
+  if (windowProblem) problems.push(`redisMaintenanceWindow: ${windowProblem}`);
   if (get('redisMaintenanceWindow') !== undefined && redisRaw === 'upstash') {
     problems.push('redisMaintenanceWindow: only meaningful with redis=elasticache');
   }
@@ -197,6 +224,9 @@ export function readConfig(source: ContextSource): TownsquareConfig {
     problems.push('wafWebAclArn: only meaningful when CloudFront fronts the relays (no certificateArn, dev not true)');
   }
   const wafUpgradeLimit = int('wafUpgradeLimit', 1000, 10, 2_000_000_000);
+  // Off unless given; whole days (at least the 24 h an idempotency claim lives).
+  const retentionRaw = get('messageRetentionDays');
+  const messageRetentionDays = retentionRaw === undefined || retentionRaw === null || retentionRaw === '' ? undefined : int('messageRetentionDays', 0, 1, 36_500);
   if (problems.length) throw new ConfigError(problems);
   return {
     redis,
@@ -216,5 +246,6 @@ export function readConfig(source: ContextSource): TownsquareConfig {
     apiBurstLimit,
     relayMinTasks,
     relayMaxTasks,
+    ...(messageRetentionDays !== undefined && { messageRetentionDays }),
   };
 }

@@ -2,14 +2,13 @@
  * One CloudWatch dashboard for the whole deployment: live connections, send
  * rate and latency, the publishing functions' traffic, Redis health, and the
  * relay fleet. Every widget reads a metric that exists today (AWS service
- * metrics, and the relays' EMF `Connections` / `RedisReconnects`).
+ * metrics, and the relays' EMF `Connections` / `RedisOutages` / `RedisDown`).
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import {
   Dashboard,
   GraphWidget,
   MathExpression,
-  TextWidget,
   type IMetric,
   type IWidget,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -99,7 +98,7 @@ export class OpsDashboard extends Construct {
       graph('Redis engine CPU % and memory % (per node)', props.redis.nodeMetrics('EngineCPUUtilization', { period: minute }), props.redis.nodeMetrics('DatabaseMemoryUsagePercentage', { period: minute }));
       graph('Redis pub/sub: connections and replication lag', props.redis.nodeMetrics('CurrConnections', { period: minute }), props.redis.nodeMetrics('ReplicationLag', { period: minute }));
     }
-    graph('Relay Redis reconnects (all relays)', [props.relay.redisReconnectsMetric]);
+    graph('Relay Redis outages (all relays) and Redis down (any relay)', [props.relay.redisOutagesMetric], [props.relay.redisDownMetric]);
     graph('Relays: CPU % and tasks', [props.relay.service.metricCpuUtilization({ period: minute })], [
       props.relay.targetGroup.metrics.healthyHostCount({ period: minute, statistic: 'Minimum', label: 'healthy tasks' }),
     ]);
@@ -109,13 +108,12 @@ export class OpsDashboard extends Construct {
       props.relay.loadBalancer.metrics.rejectedConnectionCount({ period: minute, statistic: 'Sum', label: 'rejected' }),
       props.relay.loadBalancer.metrics.httpCodeElb(HttpCodeElb.ELB_5XX_COUNT, { period: minute, statistic: 'Sum', label: 'ELB 5xx' }),
     ]);
-    widgets.push(
-      new TextWidget({
-        markdown:
-          'Deliveries per second and per-channel-kind publish rates at the relays are not reported yet (the relays emit only `Connections` and `RedisReconnects`); see docs/deploy.md.',
-        width: 24,
-        height: 2,
-      }),
+    graph('Relays: deliveries per second (frames written to sockets)', [perSecond(props.relay.deliveriesMetric, 'deliveries/s')]);
+    // Each relay counts what reaches it for its own subscribers: a message on a channel
+    // subscribed on three relays counts three times, as the fan-out load it causes.
+    graph(
+      'Relays: envelopes per second by channel kind (durable messages and signals)',
+      ['room', 'user', 'document'].map((kind) => perSecond(props.relay.envelopesMetric(kind), kind)),
     );
     this.dashboard.addWidgets(...widgets);
   }

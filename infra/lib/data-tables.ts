@@ -5,14 +5,12 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption, type Attribute } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import type { TableName } from '../../functions/routes.js';
-import { tableEnvVar, tableSchemas, type KeyAttribute } from '../../functions/adapters/table-schemas.js';
+import type { TableAction } from '../../functions/routes.js';
+import { tableEnvVar, tables as tableDefinitions, type KeyAttribute, type TableName } from '../../shared/tables.js';
 import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 
-/** The DynamoDB item actions the code uses (see functions/adapters/dynamo-stores.ts). */
-export type TableAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
-export const READ_ACTIONS: readonly TableAction[] = ['GetItem', 'BatchGetItem', 'Query'];
-export const WRITE_ACTIONS: readonly TableAction[] = ['PutItem', 'UpdateItem'];
+/** DynamoDB actions as routes declare them (functions/routes.ts): on a table, or `Query:{index}`. */
+export type { TableAction } from '../../functions/routes.js';
 
 export interface DataTablesProps {
   /** Destroy tables with the stack (dev stacks) instead of retaining them. @default false */
@@ -31,7 +29,7 @@ export class DataTables extends Construct {
     super(scope, id);
     const destroy = props.destroyOnRemoval ?? false;
     const tables = {} as Record<TableName, Table>;
-    for (const [name, schema] of Object.entries(tableSchemas) as Array<[TableName, (typeof tableSchemas)[TableName]]>) {
+    for (const [name, schema] of Object.entries(tableDefinitions) as Array<[TableName, (typeof tableDefinitions)[TableName]]>) {
       const table = new Table(this, pascal(name), {
         partitionKey: attr(schema.partitionKey),
         ...(schema.sortKey && { sortKey: attr(schema.sortKey) }),
@@ -62,21 +60,30 @@ export class DataTables extends Construct {
   }
 
   /**
-   * Grants exactly `actions` on one table (and, for `Query`, on its indexes by
-   * name, never `index/*`). Replaces CDK's grantReadData/grantWriteData, which
-   * add Scan, DeleteItem, BatchWriteItem, DescribeTable and stream reads that no
-   * caller here uses.
+   * Grants exactly `actions` on one table: item actions on the table itself,
+   * `Query:{index}` as Query on that index by name (never `index/*`), each in
+   * its own statement so a table Query does not open the indexes or the other
+   * way round. Replaces CDK's grantReadData/grantWriteData, which add Scan,
+   * DeleteItem, BatchWriteItem, DescribeTable and stream reads that no caller
+   * here uses. Throws on an index the table does not have.
    */
   grant(grantee: IGrantable, name: TableName, actions: readonly TableAction[]): void {
-    if (actions.length === 0) return;
     const table = this.tables[name];
-    const indexes = actions.includes('Query') ? (tableSchemas[name].globalIndexes ?? []).map((i) => `${table.tableArn}/index/${i.indexName}`) : [];
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: [...actions].sort().map((a) => `dynamodb:${a}`),
-        resources: [table.tableArn, ...indexes],
-      }),
-    );
+    const known = new Set((tableDefinitions[name].globalIndexes ?? []).map((i) => i.indexName));
+    const onTable = [...new Set(actions.filter((a) => !a.includes(':')))].sort();
+    const indexes = [...new Set(actions.filter((a) => a.startsWith('Query:')).map((a) => a.slice('Query:'.length)))].sort();
+    const unknown = indexes.filter((i) => !known.has(i));
+    if (unknown.length) throw new Error(`Table ${name} has no index ${unknown.join(', ')} (shared/tables.ts)`);
+    if (onTable.length) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({ actions: onTable.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }),
+      );
+    }
+    if (indexes.length) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({ actions: ['dynamodb:Query'], resources: indexes.map((i) => `${table.tableArn}/index/${i}`) }),
+      );
+    }
   }
 }
 

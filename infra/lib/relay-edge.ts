@@ -13,7 +13,7 @@
  *   certificate; none can be issued for *.elb.amazonaws.com). docs/deploy.md
  *   says what that leg does and does not protect.
  */
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
 import {
   AllowedMethods,
   CachePolicy,
@@ -33,6 +33,8 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 
+/** Id of the synth-time warning given when the distribution has no WAF web ACL. */
+export const NO_WAF_WARNING_ID = 'townsquare:relay-edge-no-waf';
 /** The header CloudFront adds and the load balancer's `/ws` rule requires. */
 export const ORIGIN_VERIFY_HEADER = 'X-Townsquare-Origin-Verify';
 /** Construct id of the singleton function behind every AwsCustomResource (fixed by aws-cdk-lib). */
@@ -130,6 +132,14 @@ export class RelayEdge extends Construct {
       priceClass: PriceClass.PRICE_CLASS_ALL,
       ...(props.webAclArn && { webAclId: props.webAclArn }),
     });
+    if (!props.webAclArn) {
+      Annotations.of(this).addWarningV2(
+        NO_WAF_WARNING_ID,
+        'The relays\' CloudFront distribution has no WAF web ACL: nothing rate-limits WebSocket upgrades per client address at the edge ' +
+          '(the relays still cap connections per address). A CloudFront web ACL must live in us-east-1: deploy it with -c wafStack=true, ' +
+          'then pass its WebAclArn output as -c wafWebAclArn=… (docs/deploy.md, "WAF at the edge").',
+      );
+    }
     Validations.of(this.distribution).acknowledge(
       {
         id: 'AwsSolutions-CFR1',
@@ -138,7 +148,7 @@ export class RelayEdge extends Construct {
       {
         id: 'AwsSolutions-CFR3',
         reason:
-          'Every WebSocket upgrade that passes CloudFront is recorded in the load balancer access logs (with the client address in X-Forwarded-For); standard CloudFront logs would need an ACL-enabled bucket.',
+          'Every WebSocket upgrade that passes CloudFront is in the load balancer access logs, but with the address of the CloudFront edge that forwarded it: no log keeps the viewer address (the relay reads it from X-Forwarded-For, TRUST_PROXY_HOPS=2, only to cap connections per address; WAF samples, when attached, keep it 3 hours). Standard CloudFront logs would need an ACL-enabled bucket; docs/deploy.md says how to turn them on.',
       },
       {
         id: 'AwsSolutions-CFR4',

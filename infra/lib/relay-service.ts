@@ -43,7 +43,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import { tableEnvVar } from '../../functions/adapters/table-schemas.js';
+import { tableEnvVar } from '../../shared/tables.js';
 import type { DataTables } from './data-tables.js';
 import type { PubSub } from './pubsub.js';
 import { ORIGIN_VERIFY_HEADER, RelayEdge } from './relay-edge.js';
@@ -98,8 +98,13 @@ export class RelayService extends Construct {
   readonly edge?: RelayEdge;
   /** Average live connections per task, as reported by the relays. */
   readonly connectionsMetric: Metric;
-  /** Redis reconnects summed over all relays, as reported by the relays. */
-  readonly redisReconnectsMetric: Metric;
+  /** Redis outages (the broker's delivery side going down, once per outage) summed over all relays. */
+  readonly redisOutagesMetric: Metric;
+  /** 1 while some relay's Redis pub/sub is down (Maximum over the relays' minute lines). */
+  readonly redisDownMetric: Metric;
+  private readonly metricsService: string;
+  /** Frames written to client sockets by fan-out, all relays (Sum per period). */
+  readonly deliveriesMetric: Metric;
 
   constructor(scope: Construct, id: string, props: RelayServiceProps) {
     super(scope, id);
@@ -157,8 +162,9 @@ export class RelayService extends Construct {
       },
       secrets: { ...props.pubsub.relaySecrets },
     });
-    // The relay checks one membership per room subscribe: a consistent GetItem, nothing else.
-    props.data.grant(taskDefinition.taskRole, 'memberships', ['GetItem']);
+    // The relay reads memberships only: one consistent GetItem per room subscribe, and
+    // BatchGetItem for the periodic access re-check of every subscription. Nothing else.
+    props.data.grant(taskDefinition.taskRole, 'memberships', ['GetItem', 'BatchGetItem']);
     Validations.of(taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason: 'These variables are non-secret configuration (URLs, table name, limits); credentials are ECS secrets.',
@@ -292,12 +298,26 @@ export class RelayService extends Construct {
       statistic: 'Average',
       period: Duration.minutes(1),
     });
-    this.redisReconnectsMetric = new Metric({
+    this.redisOutagesMetric = new Metric({
       namespace: RELAY_METRICS_NAMESPACE,
-      metricName: 'RedisReconnects',
+      metricName: 'RedisOutages',
       dimensionsMap: { Service: metricsService },
       statistic: 'Sum',
       period: Duration.minutes(5),
+    });
+    this.redisDownMetric = new Metric({
+      namespace: RELAY_METRICS_NAMESPACE,
+      metricName: 'RedisDown',
+      dimensionsMap: { Service: metricsService },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    this.deliveriesMetric = new Metric({
+      namespace: RELAY_METRICS_NAMESPACE,
+      metricName: 'Deliveries',
+      dimensionsMap: { Service: metricsService },
+      statistic: 'Sum',
+      period: Duration.minutes(1),
     });
     scaling.scaleToTrackCustomMetric('Connections', {
       metric: this.connectionsMetric,
@@ -307,8 +327,21 @@ export class RelayService extends Construct {
       scaleInCooldown: Duration.minutes(10),
     });
 
+    this.metricsService = metricsService;
     this.webSocketUrl = this.edge
       ? `wss://${this.edge.distribution.distributionDomainName}/ws`
       : `${entry === 'certificate' ? 'wss' : 'ws'}://${props.domainName ?? this.loadBalancer.loadBalancerDnsName}/ws`;
+  }
+
+  /** Envelopes the relays received from Redis for `channelKind` (`room`, `user`, `document`), summed over relays. */
+  envelopesMetric(channelKind: string): Metric {
+    return new Metric({
+      namespace: RELAY_METRICS_NAMESPACE,
+      metricName: 'Envelopes',
+      dimensionsMap: { Service: this.metricsService, ChannelKind: channelKind },
+      statistic: 'Sum',
+      period: Duration.minutes(1),
+      label: channelKind,
+    });
   }
 }

@@ -70,6 +70,7 @@ export class TownsquareStack extends Stack {
       jwt,
       corsOrigins: config.corsOrigins,
       throttle: { rateLimit: config.apiRateLimit, burstLimit: config.apiBurstLimit },
+      ...(config.messageRetentionDays !== undefined && { messageRetentionDays: config.messageRetentionDays }),
       destroyOnRemoval,
     });
     if (this.api.securityGroup) {

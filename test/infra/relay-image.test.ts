@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startRedisServer, type RedisProcess } from '../../local/redis-server.js';
 import { PROJECT_ROOT } from '../../infra/lib/app.js';
@@ -44,6 +44,15 @@ describe('relay image', () => {
       expect(existsSync(join(d, 'node_modules')), `${d}/node_modules`).toBe(false);
       if (dirname(d) === d) break;
     }
+  });
+
+  it('bundles no functions/ or local/ code: the relay is built from socket-relay/, shared/, broker/ and protocol/', () => {
+    const { sources } = JSON.parse(readFileSync(join(dir, 'main.mjs.map'), 'utf8')) as { sources: string[] };
+    // Sources are relative to the staged folder; name them from the repository root.
+    const own = sources.filter((s) => !s.includes('node_modules/')).map((s) => relative(PROJECT_ROOT, resolve(dir, s)));
+    expect(own).toContain('socket-relay/main.ts');
+    expect(own).toContain('shared/channel-access.ts');
+    expect(own.filter((s) => !/^(socket-relay|shared|broker|protocol)\//.test(s))).toEqual([]);
   });
 
   it('runs from that folder alone: healthy and connected to Redis with the ECS-style secret', async () => {

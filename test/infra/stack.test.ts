@@ -10,8 +10,8 @@ import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { tableEnvVar } from '../../functions/adapters/table-schemas.js';
-import { routes, type TableName } from '../../functions/routes.js';
+import { routes } from '../../functions/routes.js';
+import { tableEnvVar, type TableName } from '../../shared/tables.js';
 import { buildApp } from '../../infra/lib/app.js';
 import { RedisCluster } from '../../infra/lib/redis-cluster.js';
 import { ORIGIN_VERIFY_HEADER } from '../../infra/lib/relay-edge.js';
@@ -167,7 +167,7 @@ describe.each([
         expect(writes, `${r.routeKey} may write ${table}: ${r.writes.includes(table)}`).toBe(r.writes.includes(table));
       }
       const reads = statements
-        .filter((st) => [st.Action].flat().includes('dynamodb:Query'))
+        .filter((st) => [st.Action].flat().some((a) => ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'].includes(a)))
         .map((st) => JSON.stringify(st.Resource))
         .join();
       for (const table of r.reads) expect(reads, `${r.routeKey} reads ${table}`).toContain(`"${ids[table]}"`);
@@ -272,8 +272,9 @@ describe.each([
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === taskRoleId))
       .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string[]; Resource: unknown }>);
     const actions = statements.flatMap((st) => [st.Action].flat());
-    // One consistent GetItem per room subscribe (socket-relay/access.ts): nothing else.
-    expect(actions).toEqual(['dynamodb:GetItem']);
+    // One consistent GetItem per room subscribe (shared/channel-access.ts) and BatchGetItem for the
+    // periodic access re-check (socket-relay/access-recheck.ts): nothing else.
+    expect(actions).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem']);
     expect(actions.filter((a) => WRITE_ACTIONS.includes(a))).toEqual([]);
     expect(JSON.stringify(statements.map((st) => st.Resource))).not.toMatch(/TablesRooms|TablesMessages|TablesIdempotency/);
   });
@@ -304,7 +305,8 @@ describe.each([
       'AWS/ECS/CPUUtilization',
       'AWS/ApplicationELB/HealthyHostCount',
       'ECS/ContainerInsights/RunningTaskCount',
-      'Townsquare/Relay/RedisReconnects',
+      'Townsquare/Relay/RedisOutages',
+      'Townsquare/Relay/RedisDown',
     ]) {
       expect(flat, m).toContain(m);
     }

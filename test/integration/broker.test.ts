@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../broker/memory.js';
 import { RedisClusterBroker } from '../../broker/redis-cluster.js';
 import { RedisBroker } from '../../broker/redis.js';
+import { shardHealthProbe } from '../../broker/ioredis-shards.js';
 import type { Broker } from '../../broker/types.js';
 import { startRedisCluster, type RedisClusterProcess } from '../../local/redis-cluster.js';
 import { redisServerAvailable, startRedisServer, type RedisProcess } from '../../local/redis-server.js';
@@ -174,7 +175,14 @@ describe.skipIf(!redisServerAvailable())('redis', () => {
     it('resubscribes by itself after redis-server dies and comes back, reporting health on the way', async () => {
       const events: string[] = [];
       const onEvent = (event: string, role: string) => events.push(`${role}:${event}`);
-      const subscriber = new RedisBroker({ url: redis.url, onEvent });
+      const lifecycle: string[] = [];
+      /** Subscriptions the server held when `resubscribed` was reported. */
+      let numsubAtResubscribed: Promise<number> | null = null;
+      const onLifecycle = (event: string) => {
+        lifecycle.push(event);
+        if (event === 'resubscribed') numsubAtResubscribed = numsub(redis.url, channel);
+      };
+      const subscriber = new RedisBroker({ url: redis.url, onEvent, onLifecycle });
       const publisher = new RedisBroker({ url: redis.url });
       const received = listen(subscriber);
       const channel = uniqueChannel('restart');
@@ -185,9 +193,13 @@ describe.skipIf(!redisServerAvailable())('redis', () => {
         await publisher.publish(channel, 'before');
         await eventually(() => received.length === 1, 5000, 'message before the crash');
 
+        expect(lifecycle).toEqual([]); // the first connect is no recovery
         await redis.kill();
         await eventually(() => !subscriber.healthy, 5000, 'healthy to turn false');
         expect(events).toContain('subscriber:reconnecting');
+        expect(lifecycle).toEqual(['down']);
+        // Let ioredis retry several times: one outage, however many attempts.
+        await eventually(() => events.filter((e) => e === 'subscriber:reconnecting').length >= 3, 5000, 'several reconnect attempts');
 
         await redis.restart();
         // A fresh server knows no subscriptions: delivery resumes only if the broker resubscribed.
@@ -202,6 +214,10 @@ describe.skipIf(!redisServerAvailable())('redis', () => {
         expect(await numsub(redis.url, channel)).toBe(1);
         expect(events.lastIndexOf('subscriber:ready')).toBeGreaterThan(events.indexOf('subscriber:reconnecting'));
         expect(received[0]).toEqual({ channel, payload: 'before' });
+        // One outage reported once, and `resubscribed` only once the server held the subscription again.
+        await eventually(() => lifecycle.length === 3, 5000, 'resubscribed');
+        expect(lifecycle).toEqual(['down', 'up', 'resubscribed']);
+        expect(await numsubAtResubscribed).toBe(1);
       } finally {
         await Promise.all([subscriber.close(), publisher.close()]);
       }
@@ -303,7 +319,14 @@ describe.skipIf(!redisServerAvailable())('redis cluster', () => {
     it('resubscribes after the node owning a channel restarts, while other shards keep delivering', async () => {
       const events: string[] = [];
       const onEvent = (event: string, role: string) => events.push(`${role}:${event}`);
-      const subscriber = new RedisClusterBroker({ url: nextUrl(), onEvent });
+      const lifecycle: string[] = [];
+      const internals: string[] = [];
+      const subscriber = new RedisClusterBroker({
+        url: nextUrl(),
+        onEvent,
+        onLifecycle: (event) => lifecycle.push(event),
+        onInternalsChanged: (problem) => internals.push(problem),
+      });
       const publisher = new RedisClusterBroker({ url: nextUrl() });
       const received = listen(subscriber);
       // One channel on the node to restart, one on another shard.
@@ -330,9 +353,11 @@ describe.skipIf(!redisServerAvailable())('redis cluster', () => {
         await publisher.publish(channel, 'before');
         await eventually(() => got(channel, 'before'), 5000, 'message before the crash');
 
+        expect(lifecycle).toEqual([]);
         await cluster.killNode(victim);
         await eventually(() => !subscriber.healthy, 5000, 'healthy to turn false');
         expect(events).toContain('subscriber:reconnecting');
+        expect(lifecycle).toEqual(['down']);
         await publishUntilDelivered(other, 'during'); // the other shard is unaffected
 
         await cluster.restartNode(victim);
@@ -342,6 +367,8 @@ describe.skipIf(!redisServerAvailable())('redis cluster', () => {
         expect(await shardNumsubAt(cluster.ports[victim]!, [channel, other])).toEqual([1, 0]);
         expect(await shardSubscribers(other)).toBe(1);
         expect(events.lastIndexOf('subscriber:ready')).toBeGreaterThan(events.indexOf('subscriber:reconnecting'));
+        expect(lifecycle).toEqual(['down', 'up', 'resubscribed']);
+        expect(internals).toEqual([]); // ioredis's private shard state is where the guard expects it
       } finally {
         await Promise.all([subscriber.close(), publisher.close()]);
       }
@@ -365,5 +392,38 @@ describe('RedisBroker.close', () => {
     const started = Date.now();
     await broker.close();
     expect(Date.now() - started).toBeLessThan(1000);
+  });
+});
+
+describe('shardHealthProbe (the guarded ioredis internals)', () => {
+  it('reads the sharded subscribers of a Cluster made with shardedSubscribers', async () => {
+    const { Cluster } = await import('ioredis');
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true, shardedSubscribers: true });
+    const problems: string[] = [];
+    const probe = shardHealthProbe(cluster, (p) => problems.push(p));
+    expect(probe.usingInternals).toBe(true);
+    expect(probe.healthy()).toBe(true); // no shard started yet
+    expect(problems).toEqual([]);
+    cluster.disconnect();
+  });
+
+  it('says so once and falls back to public events when the private state is not there', async () => {
+    const { Cluster } = await import('ioredis');
+    // Without shardedSubscribers ioredis builds no subscriber group: the shape a version change could bring.
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    const problems: string[] = [];
+    const probe = shardHealthProbe(cluster, (p) => problems.push(p));
+    expect(probe.usingInternals).toBe(false);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/ioredis internals changed.*Check the ioredis version/);
+    expect(probe.healthy()).toBe(true);
+    cluster.emit('-node', null); // a cluster node, not a shard subscriber: no node key
+    expect(probe.healthy()).toBe(true);
+    cluster.emit('-node', null, '127.0.0.1:7001');
+    expect(probe.healthy()).toBe(false);
+    cluster.emit('subscribersReady');
+    expect(probe.healthy()).toBe(true);
+    expect(problems).toHaveLength(1);
+    cluster.disconnect();
   });
 });

@@ -11,6 +11,7 @@ describe('channel log under 60 racing writers', () => {
     expect(result.sent).toBe(total);
     // Gap-free and duplicate-free: exactly 1..N, no tombstones (nobody crashed), each sent id stored once.
     expect(result.gaps).toBe(0);
+    expect(result.gapFree).toBe(true);
     expect(result.seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(new Set(result.storedIds).size).toBe(total);
     expect([...result.storedIds].sort()).toEqual([...result.sentIds].sort());

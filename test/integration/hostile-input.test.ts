@@ -179,7 +179,7 @@ describe('caps, budgets and what follows a refusal', () => {
     const lifetime = await raw.ended;
     expect(lifetime).toBeLessThan(3000); // ws alone would wait 30 s for the close handshake
     const bytes = Buffer.concat(raw.received);
-    // One close frame (opcode 8) with 4001, and no welcome.
+    // One close frame (opcode 8) with Unauthorized (4501), and no welcome.
     expect(bytes[0]).toBe(0x88);
     expect(bytes.readUInt16BE(2)).toBe(CloseCode.Unauthorized);
     expect(bytes.toString('latin1')).not.toContain('welcome');
@@ -258,7 +258,7 @@ describe('caps, budgets and what follows a refusal', () => {
     expect(Date.now() - startedAt).toBeLessThan(2500);
   });
 
-  it('caps connections per user on one relay with 4008, and frees the slot when one closes', async () => {
+  it('caps connections per user on one relay with PolicyViolation (4508), and frees the slot when one closes', async () => {
     const held = await Promise.all(Array.from({ length: 5 }, () => connect(0, 'dave')));
     const extra = await TestClient.open(relayUrls[0]!);
     extra.send({ type: 'auth', token: await token('dave') });

@@ -6,7 +6,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDynamoClient } from '../../functions/adapters/dynamo-client.js';
+import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { TestClient } from '../helpers/ws-client.js';

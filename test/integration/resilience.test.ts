@@ -55,6 +55,12 @@ describe('faults', () => {
     // Back from the outage, the relay re-checks every subscription and asks the rest to backfill.
     expect(await carol.next((f) => f.type === 'unsubscribed', 15_000)).toMatchObject({ channel, reason: 'access_revoked' });
     expect(await bob.next((f) => f.type === 'resync', 15_000)).toEqual({ type: 'resync', channel });
+    // The restarted Redis had no presence entries; the relay wrote its own again on recovery
+    // (not 20 s later at its next refresh).
+    await eventually(async () => {
+      const reply = await bob.request({ type: 'presence', channel });
+      return JSON.stringify(reply.members) === JSON.stringify([{ userId: 'bob', connections: 1 }]);
+    }, 3000, 'presence restored after the Redis restart');
 
     // The relay resubscribes on its own; keep sending until live delivery is back.
     await eventually(async () => {
@@ -63,6 +69,13 @@ describe('faults', () => {
       return bob.messages(channel).some((m) => (m.data as { text: string }).text === 'after');
     }, 15_000, 'live delivery after the Redis restart');
     expect((await health()).body.broker).toBe('up');
+    // Counted as one outage, however many times ioredis retried meanwhile (what the alarm reads).
+    const metrics = await (await fetch(`${stack.relays[1]!.url}/metrics`)).text();
+    const count = (name: string) => Number(metrics.match(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm'))?.[1] ?? 0);
+    expect(count('relay_broker_lifecycle_total{event="down"}')).toBe(1);
+    expect(count('relay_broker_lifecycle_total{event="up"}')).toBe(1);
+    expect(count('relay_broker_lifecycle_total{event="resubscribed"}')).toBe(1);
+    expect(count('relay_broker_events_total{event="reconnecting"}')).toBeGreaterThan(1);
 
     // The client sees a seq gap and backfills it from history.
     const live = bob.messages(channel).map((m) => m.seq);

@@ -5,7 +5,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createDynamoClient } from '../../functions/adapters/dynamo-client.js';
+import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
 import { DomainError } from '../../functions/domain/errors.js';
 import type { Membership, Publisher, Role, RoomStore } from '../../functions/domain/ports.js';

@@ -2,7 +2,7 @@
 import { createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cachingVerifier } from '../../local/token-cache.js';
-import { createTokenVerifier, TokenError, type TokenVerifier } from '../../socket-relay/auth.js';
+import { createTokenVerifier, TokenError, type TokenVerifier } from '../../shared/token-verifier.js';
 
 let privateKey: CryptoKey;
 let otherKey: CryptoKey;

@@ -42,6 +42,7 @@ describe('loadConfig', () => {
       JWT_MAX_LIFETIME_SEC: 86_400,
       MAX_BUFFERED_BYTES: 1024 * 1024,
       HEARTBEAT_MS: 30_000,
+      ACCESS_RECHECK_MS: 25_000,
       DRAIN_TIMEOUT_MS: 10_000,
       REDIS_CLUSTER: false,
       RELAY_METRICS_SERVICE: 'townsquare-relay',

@@ -1,6 +1,7 @@
-// Covers the shared protocol: channel parsing, envelope decoding, client-frame parsing and close-code ranges.
+// Covers the shared protocol: channel parsing, envelope decoding, frames both ways, close-code ranges, no global side effects.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import * as zodMini from 'zod/mini';
 import {
   checkJsonShape,
   CLIENT_FRAME_TYPES,
@@ -12,6 +13,7 @@ import {
   MAX_CHANNEL_LENGTH,
   parseChannel,
   roomChannel,
+  ServerFrame,
   shouldReconnect,
   userChannel,
   documentChannel,
@@ -171,6 +173,7 @@ describe('decodeEnvelope', () => {
 describe('parseClientFrame', () => {
   it.each([
     [{ type: 'auth', token: 't' }],
+    [{ type: 'refresh', token: 't', ref: 'r1' }],
     [{ type: 'subscribe', channel: 'room:r1', ref: 'a' }],
     [{ type: 'unsubscribe', channel: 'room:r1', ref: 7 }],
     [{ type: 'signal', channel: 'room:r1', event: 'typing', data: { x: 1 } }],
@@ -181,7 +184,7 @@ describe('parseClientFrame', () => {
   });
 
   it('knows every client frame type', () => {
-    expect([...CLIENT_FRAME_TYPES].sort()).toEqual(['auth', 'ping', 'presence', 'signal', 'subscribe', 'unsubscribe']);
+    expect([...CLIENT_FRAME_TYPES].sort()).toEqual(['auth', 'ping', 'presence', 'refresh', 'signal', 'subscribe', 'unsubscribe']);
   });
 
   it.each(['{not json', '', '{"type":"ping"'])('reports invalid_json for %j', (raw) => {
@@ -216,6 +219,13 @@ describe('parseClientFrame', () => {
     expect(result).toMatchObject({ ok: false, code: ErrorCode.BadRequest, ref: 9 });
     if (result.ok) throw new Error('unreachable');
     expect(result.message).toMatch(/^Invalid subscribe frame: channel: /);
+    // Readable without zod's global config: the English messages are passed per parse.
+    expect(result.message).toContain('expected string');
+  });
+
+  it('bounds the refresh token like the auth token', () => {
+    expect(parseClientFrame(JSON.stringify({ type: 'refresh', token: 't'.repeat(8193), ref: 2 }))).toMatchObject({ ok: false, code: ErrorCode.BadRequest, ref: 2 });
+    expect(parseClientFrame(JSON.stringify({ type: 'refresh', token: '' }))).toMatchObject({ ok: false, code: ErrorCode.BadRequest });
   });
 
   it('names every failing field in bad_request', () => {
@@ -275,19 +285,75 @@ describe('decodeEnvelope bounds', () => {
 
 describe('shouldReconnect', () => {
   it.each([
+    // Standard codes reconnect, except those that say the client broke the protocol.
     [CloseCode.Normal, true],
     [1006, true],
     [CloseCode.FrameTooLarge, true],
+    [CloseCode.InternalError, true],
     [CloseCode.RelayRestarting, true],
+    [CloseCode.TryAgainLater, true],
+    [1002, false],
+    [1003, false],
+    [1007, false],
+    [1008, false],
+    // Centrifugo's ranges: 3000–3499 and 4000–4499 reconnect, 3500–3999 and 4500–4999 do not.
+    [CloseCode.TokenExpired, true],
     [CloseCode.TooSlow, true],
-    [4100, true],
-    [4199, true],
+    [3000, true],
+    [3499, true],
+    [4000, true],
+    [4499, true],
     [CloseCode.Unauthorized, false],
     [CloseCode.PolicyViolation, false],
-    [4000, false],
-    [4050, false],
-    [4099, false],
+    [3500, false],
+    [3999, false],
+    [4500, false],
+    [4999, false],
   ])('close code %i → %s', (code, expected) => {
     expect(shouldReconnect(code)).toBe(expected);
+  });
+
+  it('puts every relay close code in the range its meaning needs', () => {
+    const reconnect = [CloseCode.FrameTooLarge, CloseCode.InternalError, CloseCode.RelayRestarting, CloseCode.TryAgainLater, CloseCode.TokenExpired, CloseCode.TooSlow];
+    const terminal = [CloseCode.Unauthorized, CloseCode.PolicyViolation];
+    expect(reconnect.map(shouldReconnect)).toEqual(reconnect.map(() => true));
+    expect(terminal.map(shouldReconnect)).toEqual(terminal.map(() => false));
+    expect(new Set(Object.values(CloseCode)).size).toBe(Object.values(CloseCode).length);
+  });
+});
+
+describe('ServerFrame', () => {
+  it.each([
+    [{ type: 'welcome', connectionId: 'c.1', userId: 'alice', expiresAt: 1_796_054_400_000, ref: 1 }],
+    [{ type: 'refreshed', expiresAt: 1_796_054_400_000, ref: 'r' }],
+    [{ type: 'subscribed', channel: 'room:r1' }],
+    [{ type: 'unsubscribed', channel: 'room:r1', reason: 'access_revoked' }],
+    [{ type: 'message', channel: 'room:r1', seq: 7, id: 'm', event: 'message.created', data: { text: 'hi' }, ts: 1 }],
+    [{ type: 'signal', channel: 'room:r1', event: 'typing', userId: 'bob', data: null }],
+    [{ type: 'presence', channel: 'room:r1', members: [{ userId: 'bob', connections: 2 }], ref: 3 }],
+    [{ type: 'resync', channel: 'room:r1' }],
+    [{ type: 'pong' }],
+    [{ type: 'error', ref: 'x', code: 'forbidden', message: 'no' }],
+  ])('accepts %j', (frame) => {
+    expect(ServerFrame.parse(frame)).toEqual(frame);
+  });
+
+  it('refuses error codes outside ErrorCode and unknown frame types', () => {
+    expect(ServerFrame.safeParse({ type: 'error', code: 'teapot', message: 'no' }).success).toBe(false);
+    expect(ServerFrame.safeParse({ type: 'refreshed' }).success).toBe(false);
+    expect(ServerFrame.safeParse({ type: 'hello' }).success).toBe(false);
+  });
+});
+
+describe('importing protocol/', () => {
+  it("leaves zod's global configuration untouched", async () => {
+    // This file imported protocol/ (and the relay's parser) at the top; a fresh import must not change it either.
+    expect(zodMini.config()).toEqual({});
+    // A query string makes the module loader evaluate the files again.
+    const fresh = (path: string) => import(`${path}?fresh=${Date.now()}`);
+    await fresh('../../protocol/zod.js');
+    await fresh('../../protocol/index.js');
+    expect(zodMini.config()).toEqual({});
+    expect(zodMini.string().safeParse(1).error?.issues[0]?.message).toBe('Invalid input');
   });
 });

@@ -1,6 +1,7 @@
 /**
- * One DynamoDB client per process (per Lambda container), created on first
- * use. `DYNAMODB_ENDPOINT` points it at dynalite locally and in tests.
+ * The DynamoDB client of the functions (one per Lambda container, see
+ * functions/lib/stores.ts) and of the relay (its access reads). An `endpoint`
+ * (`DYNAMODB_ENDPOINT`) points it at dynalite locally and in tests.
  *
  * The plain client rather than the document client: with `cacheMiddleware`
  * the SDK resolves each command's middleware stack once instead of on every
