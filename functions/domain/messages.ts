@@ -50,8 +50,8 @@ export async function sendMessage(deps: MessageDeps, input: SendMessageInput): P
   return { message: entry.data as ChatMessage, created, published };
 }
 
-export const HISTORY_DEFAULT_LIMIT = 50;
-export const HISTORY_MAX_LIMIT = 200;
+// The HTTP contract (protocol/http.ts) owns these limits.
+export { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../../protocol/http.js';
 
 export interface HistoryPage {
   messages: ChatMessage[];

@@ -12,7 +12,8 @@ export interface Room {
 }
 
 /** What a member may do in a room (see functions/domain/roles.ts for the rules). */
-export type Role = 'owner' | 'admin' | 'member';
+import type { Role } from '../../protocol/http.js';
+export type { Role };
 
 export interface Membership {
   roomId: string;

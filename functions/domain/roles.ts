@@ -9,11 +9,12 @@
  * | admin  | yes        | no        | no           | yes           | no                   | yes   |
  * | member | no         | no        | no           | no            | no                   | yes   |
  */
+import { ADDABLE_ROLES } from '../../protocol/http.js';
 import type { Membership, Role, Room } from './ports.js';
 
-export const ROLES = ['owner', 'admin', 'member'] as const satisfies readonly Role[];
+// The HTTP contract (protocol/http.ts) owns the role names.
+export { ADDABLE_ROLES, ROLES } from '../../protocol/http.js';
 /** Roles a member can be added with directly; ownership only moves by transfer. */
-export const ADDABLE_ROLES = ['member', 'admin'] as const;
 export type AddableRole = (typeof ADDABLE_ROLES)[number];
 
 /**

@@ -22,10 +22,9 @@ import { addRefusal, removeDecision, roleChange, roleOf, type AddableRole } from
 export const MAX_ROOMS_PER_USER = 1000;
 /** Of those, rooms others may add the user to. */
 export const MAX_ROOMS_ADDED_BY_OTHERS = 500;
-/** Longest room name, in UTF-16 code units after normalization. */
-export const MAX_ROOM_NAME_LENGTH = 100;
-export const ROOMS_PAGE_DEFAULT_LIMIT = 50;
-export const ROOMS_PAGE_MAX_LIMIT = 100;
+// The HTTP contract (protocol/http.ts) owns these limits; the domain enforces them.
+export { MAX_ROOM_NAME_LENGTH, ROOMS_PAGE_DEFAULT_LIMIT, ROOMS_PAGE_MAX_LIMIT } from '../../protocol/http.js';
+import { MAX_ROOM_NAME_LENGTH, ROOMS_PAGE_DEFAULT_LIMIT } from '../../protocol/http.js';
 
 /**
  * Revoke publishing: attempts, each bounded, with a pause between. The worst
