@@ -6,7 +6,6 @@ import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { DynamoChannelStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
 import { append, GAP_EVENT, GAP_HEAL_AFTER_MS, MAX_ENTRY_BYTES, read } from '../../functions/domain/channel-log.js';
-import { DomainError } from '../../functions/domain/errors.js';
 import { sendMessage } from '../../functions/domain/messages.js';
 import type { ChannelStore, Publisher } from '../../functions/domain/ports.js';
 import { createRoom } from '../../functions/domain/rooms.js';
@@ -14,6 +13,7 @@ import { httpHandler, isUnavailableError, type HttpEvent } from '../../functions
 import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
 import { decodeEnvelope, ENVELOPE_SHAPE, MAX_ENVELOPE_BYTES } from '../../protocol/index.js';
 import { toAttributes } from '../../shared/dynamo-items.js';
+import { domainError } from '../helpers/stores.js';
 
 let dynamo: LocalDynamo;
 let db: DynamoDBClient;
@@ -77,14 +77,6 @@ function faulty(overrides: Partial<ChannelStore>): ChannelStore {
   };
 }
 
-async function domainError(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DomainError);
-  return err as DomainError;
-}
 
 const event = { routeKey: 'GET /test', requestContext: { requestId: 'r-1', authorizer: { jwt: { claims: { sub: 'alice' }, scopes: [] } } } } as unknown as HttpEvent;
 

@@ -1,7 +1,6 @@
 // Message retention over real DynamoDB (dynalite, which runs no TTL deletion: the test deletes expired items itself, as DynamoDB's TTL would, some and not all): history returns what remains, skips the expired range without writing tombstones there, says it was truncated, and still closes real holes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteItemCommand, GetItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { DynamoChannelStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
 import { listChannelMessages } from '../../functions/domain/channel-history.js';
 import { append, GAP_EVENT, GAP_HEAL_AFTER_MS, read } from '../../functions/domain/channel-log.js';
@@ -10,7 +9,8 @@ import { listMessages, sendMessage } from '../../functions/domain/messages.js';
 import type { ChannelStore, LogEntry, Publisher } from '../../functions/domain/ports.js';
 import { createRoom } from '../../functions/domain/rooms.js';
 import { retentionFromEnv } from '../../functions/lib/retention.js';
-import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
+import type { LocalDynamo } from '../../local/dynamo.js';
+import { startStores, type Stores } from '../helpers/stores.js';
 import { fromAttributes, toAttributes } from '../../shared/dynamo-items.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -21,16 +21,12 @@ let db: DynamoDBClient;
 let rooms: DynamoRoomStore;
 let channels: DynamoChannelStore;
 
+let stores: Stores;
 beforeAll(async () => {
-  dynamo = await startDynamo({ prefix: 'retention' });
-  db = createDynamoClient({ endpoint: dynamo.endpoint });
-  rooms = new DynamoRoomStore(db, dynamo.tables);
-  channels = new DynamoChannelStore(db, dynamo.tables);
+  stores = await startStores('retention');
+  ({ dynamo, db, rooms, channels } = stores);
 });
-afterAll(async () => {
-  db?.destroy();
-  await dynamo?.stop();
-});
+afterAll(() => stores?.stop());
 
 const publisher: Publisher = { publish: async () => {} };
 const at = (ms: number) => () => ms;

@@ -1,31 +1,22 @@
 // The channel log over real DynamoDB (dynalite): gap healing after crashes between its steps, idempotent retries that settle them, publish failures that still answer "stored", and per-kind history access.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { DynamoChannelStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
 import { listChannelMessages } from '../../functions/domain/channel-history.js';
 import { append, GAP_EVENT, GAP_HEAL_AFTER_MS, read } from '../../functions/domain/channel-log.js';
-import { DomainError } from '../../functions/domain/errors.js';
 import { listMessages, sendMessage, type MessageDeps } from '../../functions/domain/messages.js';
 import type { ChannelStore, LogEntry, Publisher } from '../../functions/domain/ports.js';
 import { addMember, createRoom } from '../../functions/domain/rooms.js';
-import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
+import { startStores, type Stores, domainError } from '../helpers/stores.js';
 
-let dynamo: LocalDynamo;
-let db: DynamoDBClient;
 let rooms: DynamoRoomStore;
 let channels: DynamoChannelStore;
 
+let stores: Stores;
 beforeAll(async () => {
-  dynamo = await startDynamo({ prefix: 'channellog' });
-  db = createDynamoClient({ endpoint: dynamo.endpoint });
-  rooms = new DynamoRoomStore(db, dynamo.tables);
-  channels = new DynamoChannelStore(db, dynamo.tables);
+  stores = await startStores('channellog');
+  ({ rooms, channels } = stores);
 });
-afterAll(async () => {
-  db?.destroy();
-  await dynamo?.stop();
-});
+afterAll(() => stores?.stop());
 
 const published: string[] = [];
 const publisher: Publisher = { publish: async (channel) => void published.push(channel) };
@@ -43,14 +34,6 @@ async function roomWith(owner: string, ...members: string[]): Promise<string> {
   return room.roomId;
 }
 
-async function domainError(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DomainError);
-  return err as DomainError;
-}
 
 /** The real store with one step made to fail, as a crash or a lost response would. */
 function faulty(overrides: Partial<ChannelStore>): ChannelStore {

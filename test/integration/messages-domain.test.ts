@@ -1,14 +1,13 @@
 // Covers the messages and rooms domain over real DynamoDB stores (dynalite): seq allocation, idempotency claims, publish-after-persist, membership rules.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { DynamoChannelStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
-import { DomainError } from '../../functions/domain/errors.js';
 import { listMessages, MESSAGE_EVENT, sendMessage, type MessageDeps } from '../../functions/domain/messages.js';
 import type { LogEntry, Publisher } from '../../functions/domain/ports.js';
 import { requireChannelAccess } from '../../functions/domain/channel-access.js';
 import { addMember, createRoom, listRooms, removeMember, type RoomDeps } from '../../functions/domain/rooms.js';
-import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
+import type { LocalDynamo } from '../../local/dynamo.js';
+import { startStores, type Stores, domainError } from '../helpers/stores.js';
 import { decodeEnvelope, type Envelope } from '../../protocol/index.js';
 
 /** A Publisher port that records what was published and, at that moment, what the log held at that seq. */
@@ -28,16 +27,12 @@ let db: DynamoDBClient;
 let rooms: DynamoRoomStore;
 let channels: DynamoChannelStore;
 
+let stores: Stores;
 beforeAll(async () => {
-  dynamo = await startDynamo({ prefix: 'msgdomain' });
-  db = createDynamoClient({ endpoint: dynamo.endpoint });
-  rooms = new DynamoRoomStore(db, dynamo.tables);
-  channels = new DynamoChannelStore(db, dynamo.tables);
+  stores = await startStores('msgdomain');
+  ({ dynamo, db, rooms, channels } = stores);
 });
-afterAll(async () => {
-  db?.destroy();
-  await dynamo?.stop();
-});
+afterAll(() => stores?.stop());
 
 function deps(overrides: Partial<MessageDeps> = {}): MessageDeps & { publisher: RecordingPublisher } {
   return { rooms, channels, publisher: new RecordingPublisher(channels), ...overrides } as MessageDeps & { publisher: RecordingPublisher };
@@ -52,14 +47,6 @@ async function roomWith(owner: string, ...members: string[]): Promise<string> {
   return room.roomId;
 }
 
-async function domainError(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DomainError);
-  return err as DomainError;
-}
 
 const claimKey = (userId: string, clientMessageId: string) => `${userId}#${clientMessageId}`;
 

@@ -7,10 +7,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
-import { DomainError } from '../../functions/domain/errors.js';
 import type { Membership, Publisher, Role, RoomStore } from '../../functions/domain/ports.js';
 import { addMember, changeRole, createRoom, listRooms, removeMember, ROOMS_PAGE_DEFAULT_LIMIT, type RoomDeps } from '../../functions/domain/rooms.js';
 import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
+import { domainError } from '../helpers/stores.js';
 
 let dynamo: LocalDynamo;
 let db: DynamoDBClient;
@@ -47,14 +47,6 @@ beforeEach(() => {
   queries = [];
 });
 
-async function domainError(promise: Promise<unknown>): Promise<DomainError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DomainError);
-  return err as DomainError;
-}
 
 /** Puts `user` into `n` rooms created by someone else (memberships only count, rooms need not be listed). */
 async function joinRooms(user: string, n: number): Promise<string[]> {
