@@ -22,19 +22,29 @@ export const CloseCode = {
   RelayRestarting: 1012,
   /** The relay cannot verify tokens right now (the issuer's keys are unavailable); reconnect after a pause. */
   TryAgainLater: 1013,
-  /** The token expired (on an open connection, or at `auth`): fetch a new token, then reconnect. */
+  /** No `auth` frame arrived in time (a slow link, a token fetched too late): reconnect and authenticate at once. */
+  AuthTimeout: 4002,
+  /**
+   * The token expired (on an open connection, or at `auth`), or is not valid yet (an
+   * issuer clock ahead of the relay's): fetch a new token, then reconnect.
+   */
   TokenExpired: 4005,
   /** The client did not read fast enough; its send queue overflowed. Reconnect, then backfill from history. */
   TooSlow: 4009,
-  /** Missing, invalid or forged token, a first frame that is not `auth`, or no auth frame in time. */
+  /** The user already holds MAX_CONNECTIONS_PER_USER connections on this relay: reconnect with backoff (a slot frees, or another relay). */
+  TooManyConnections: 4029,
+  /** Missing, invalid or forged token, or a first frame that is not `auth`. */
   Unauthorized: 4501,
-  /** Rate or policy limit exceeded (flooding, binary frames, too many connections of one user). */
+  /** Rate or policy limit exceeded (flooding, binary frames). */
   PolicyViolation: 4508,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
-/** Standard codes that mean the client broke the protocol: reconnecting would only repeat it. */
-const TERMINAL_STANDARD_CODES: ReadonlySet<number> = new Set([1002, 1003, 1007, 1008, 1010]);
+/**
+ * Standard codes that mean the client broke the protocol, or sent a frame too large
+ * (1009): reconnecting would only repeat it.
+ */
+const TERMINAL_STANDARD_CODES: ReadonlySet<number> = new Set([1002, 1003, 1007, 1008, 1009, 1010]);
 
 /**
  * Whether a client should reconnect (with backoff) after the connection closed

@@ -36,9 +36,12 @@ export class TokenError extends Error {
   override readonly name = 'TokenError';
   /** True when the token was not judged at all (the issuer's keys could not be fetched): retry later. */
   readonly retryable: boolean;
-  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
+  /** True when the token is not valid yet (`nbf` or `iat` ahead, usually an issuer's clock): a new token later works. */
+  readonly notYetValid: boolean;
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean; notYetValid?: boolean }) {
     super(message, options);
     this.retryable = options?.retryable ?? false;
+    this.notYetValid = options?.notYetValid ?? false;
   }
 }
 
@@ -60,12 +63,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     try {
       ({ payload } = await jwtVerify(token, keys, verifyOptions));
     } catch (err) {
-      throw new TokenError(describe(err), { cause: err, retryable: keysUnavailable(err) });
+      throw new TokenError(describe(err), { cause: err, retryable: keysUnavailable(err), notYetValid: notYetValid(err) });
     }
     // jose has checked that `exp` is a number and not past, and that `iat`, if present, is a number.
     const exp = payload.exp!;
     const now = Math.floor(Date.now() / 1000);
-    if (payload.iat !== undefined && payload.iat > now + tolerance) throw new TokenError('token claim iat is invalid');
+    if (payload.iat !== undefined && payload.iat > now + tolerance) throw new TokenError('token claim iat is invalid', { notYetValid: true });
     // The lifetime from issue (or, without `iat`, from now) to expiry; skew tolerated as on every time claim.
     if (exp - Math.min(payload.iat ?? now, now) > maxLifetime + tolerance) throw new TokenError(`token lifetime exceeds ${maxLifetime} s`);
     // Like API Gateway's JWT authorizer: `aud` must contain the audience, or, for tokens
@@ -91,11 +94,21 @@ function audienceMatches(payload: { aud?: string | string[]; client_id?: unknown
   return payload.client_id === audience;
 }
 
-/** The issuer's JWKS could not be fetched or read: a fault on the way, not a bad token. */
+/**
+ * The issuer's JWKS could not be fetched or read: a fault on the way, not a bad token.
+ * A key id the cached set does not have yet counts too: during a key rotation the JWKS
+ * is refetched at most every 30 s (jose's cooldown), and a new, valid token must not be
+ * refused for good meanwhile. (jose is pinned: the 200-check below reads its message.)
+ */
 function keysUnavailable(err: unknown): boolean {
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || err instanceof errors.JWKSNoMatchingKey) return true;
   if (err instanceof errors.JOSEError) return /Expected 200 OK/.test(err.message);
   return true; // network errors from fetch (TypeError) and the like
+}
+
+/** `nbf` in the future: the token becomes valid later (an issuer's clock ahead of ours). */
+function notYetValid(err: unknown): boolean {
+  return err instanceof errors.JWTClaimValidationFailed && err.claim === 'nbf';
 }
 
 /** Claims a refusal may name: fixed words, never text taken from the token. */

@@ -95,9 +95,16 @@ export function parseClientFrame(
   return { ok: true, frame: parsed.data };
 }
 
+/** The `ref` to echo: a string (at most 64 chars) or a safe integer, as the frame schemas allow. */
 function refOf(value: unknown): Ref {
   const ref = typeof value === 'object' && value !== null ? (value as { ref?: unknown }).ref : undefined;
-  return typeof ref === 'string' ? ref.slice(0, 64) : typeof ref === 'number' ? ref : undefined;
+  return typeof ref === 'string' ? ref.slice(0, 64) : Number.isSafeInteger(ref) ? (ref as number) : undefined;
+}
+
+/** The `ref` of a raw frame that will not be handled (within the shape bounds: parsing it is cheap). */
+export function refOfRaw(raw: string): Ref {
+  const parsed = parseClientFrame(raw);
+  return parsed.ok ? parsed.frame.ref : parsed.ref;
 }
 
 /** Handles one frame; the caller admitted it first (`Connection.admit`: rate and queue limits). */
@@ -234,7 +241,9 @@ export function tokenRefusal(err: unknown): { close: CloseCode; code: ErrorCode;
   if (err instanceof TokenError && err.retryable) return { close: CloseCode.TryAgainLater, code: ErrorCode.Unavailable, message: err.message };
   // TokenError messages are fixed descriptions; anything else is not shown to the client.
   const message = err instanceof TokenError ? err.message : 'token could not be verified';
-  if (err instanceof TokenError && err.cause instanceof joseErrors.JWTExpired) return { close: CloseCode.TokenExpired, code: ErrorCode.TokenExpired, message };
+  if (err instanceof TokenError && (err.notYetValid || err.cause instanceof joseErrors.JWTExpired)) {
+    return { close: CloseCode.TokenExpired, code: ErrorCode.TokenExpired, message };
+  }
   return { close: CloseCode.Unauthorized, code: ErrorCode.Unauthorized, message };
 }
 

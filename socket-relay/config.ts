@@ -40,7 +40,7 @@ const Env = z.object({
   MAX_SUBSCRIPTIONS: int(100, 1),
   /** Client frames per second (sustained) and burst, before close 4508. */
   FRAME_RATE: int(50, 1),
-  FRAME_BURST: int(100, 1),
+  FRAME_BURST: int(150, 1),
   /** Signals per second per user (across their connections on one relay), bursts of twice that; then `rate_limited`. */
   SIGNAL_RATE: int(20, 1),
   /** Largest serialized signal `data` in bytes; larger gets `payload_too_large`. */
@@ -48,7 +48,7 @@ const Env = z.object({
   /** Subscribes per second per user (each costs a membership read), and the burst a reconnect needs. */
   SUBSCRIBE_RATE: int(50, 1),
   SUBSCRIBE_BURST: int(200, 1),
-  /** Connections one user may hold on one relay; more close with 4508. */
+  /** Connections one user may hold on one relay; more close with 4029 (reconnect with backoff). */
   MAX_CONNECTIONS_PER_USER: int(100, 1),
   /** Sockets (authenticated or not) one client IP may hold on one relay; more get HTTP 429 at the upgrade. */
   MAX_CONNECTIONS_PER_IP: int(1000, 1),
@@ -102,7 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   // Cross-field checks run on the raw values too, so every problem is reported in one go.
   const rate = Number(env.FRAME_RATE ?? 50);
-  const burst = Number(env.FRAME_BURST ?? 100);
+  const burst = Number(env.FRAME_BURST ?? 150);
   if (Number.isFinite(rate) && Number.isFinite(burst) && burst < rate) problems.push('FRAME_BURST must be >= FRAME_RATE');
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   return parsed.data;

@@ -16,8 +16,12 @@ export class SharedFrame {
   constructor(readonly text: string) {}
 }
 
-/** Commands one connection may have waiting before it is cut off with 4508. */
-export const MAX_QUEUED_COMMANDS = 32;
+/**
+ * Commands one connection may have waiting; more are refused with `rate_limited`
+ * (the connection stays). Above MAX_SUBSCRIPTIONS' default, so a client
+ * resubscribing everything after a reconnect fits even when the store is slow.
+ */
+export const MAX_QUEUED_COMMANDS = 128;
 
 export interface Transport {
   send(data: string): void;
@@ -103,8 +107,9 @@ export class Connection {
    * with few enough commands still waiting (a command blocked on the store or
    * the broker must not let a client pile up frames in memory).
    */
-  admit(): boolean {
-    return this.frames.take() && this.queued < MAX_QUEUED_COMMANDS;
+  admit(): 'ok' | 'flood' | 'queue_full' {
+    if (!this.frames.take()) return 'flood';
+    return this.queued < MAX_QUEUED_COMMANDS ? 'ok' : 'queue_full';
   }
 
   send(frame: ServerFrame): boolean {

@@ -15,8 +15,8 @@ import { AuthFrame, CloseCode, ErrorCode } from '../protocol/index.js';
 import type { ChannelAccess } from '../shared/channel-access.js';
 import { Admission, rejectUpgrade, type Admitted } from './admission.js';
 import type { TokenVerifier, VerifiedToken } from '../shared/token-verifier.js';
-import { handleFrame, parseClientFrame, tokenRefusal, type CommandContext } from './commands.js';
-import { Connection, type ConnectionLimits } from './connection.js';
+import { handleFrame, parseClientFrame, refOfRaw, sendError, tokenRefusal, type CommandContext } from './commands.js';
+import { Connection, MAX_QUEUED_COMMANDS, type ConnectionLimits } from './connection.js';
 import { closeWithGrace, rawSocketOf, WsTransport } from './ws-transport.js';
 import { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
@@ -176,7 +176,7 @@ export function createRelay(options: RelayOptions): Relay {
 
     let authDeadline: NodeJS.Timeout | undefined = setTimeout(() => {
       refused = true;
-      refuse(ws, CloseCode.Unauthorized, 'no auth frame in time');
+      refuse(ws, CloseCode.AuthTimeout, 'no auth frame in time');
     }, options.authTimeoutMs);
     ws.on('error', onSocketError);
     ws.on('close', (code) => {
@@ -195,9 +195,16 @@ export function createRelay(options: RelayOptions): Relay {
 
     const dispatch = (current: Connection, text: string) => {
       // Limits apply on arrival, before anything is queued for the frame.
-      if (!current.admit()) {
+      const admitted = current.admit();
+      if (admitted === 'flood') {
         metrics.disconnects.inc({ reason: 'flood' });
         current.close(CloseCode.PolicyViolation, 'too many frames');
+        return;
+      }
+      if (admitted === 'queue_full') {
+        // Waiting on a slow store or broker is not the client's fault: refuse this one
+        // command (its ref is read cheaply, the frame is not parsed) and keep the connection.
+        sendError(ctx, current, refOfRaw(text), ErrorCode.RateLimited, `More than ${MAX_QUEUED_COMMANDS} commands waiting; retry this one shortly`);
         return;
       }
       void current.enqueue(() => handleFrame(ctx, current, text)).catch((err) => logger.error({ err }, 'frame handling failed'));
@@ -272,7 +279,7 @@ export function createRelay(options: RelayOptions): Relay {
     const budget = userBudgets.acquire(token.userId);
     if (!budget) {
       metrics.disconnects.inc({ reason: 'user_limit' });
-      refuse(ws, CloseCode.PolicyViolation, `at most ${options.userLimits.maxConnections} connections per user`);
+      refuse(ws, CloseCode.TooManyConnections, `at most ${options.userLimits.maxConnections} connections per user`);
       return null;
     }
     // From here the close handler owns the budget slot and the registry entry.

@@ -258,11 +258,11 @@ describe('caps, budgets and what follows a refusal', () => {
     expect(Date.now() - startedAt).toBeLessThan(2500);
   });
 
-  it('caps connections per user on one relay with PolicyViolation (4508), and frees the slot when one closes', async () => {
+  it('caps connections per user on one relay with 4029 (reconnect with backoff), and frees the slot when one closes', async () => {
     const held = await Promise.all(Array.from({ length: 5 }, () => connect(0, 'dave')));
     const extra = await TestClient.open(relayUrls[0]!);
     extra.send({ type: 'auth', token: await token('dave') });
-    expect(await extra.closed).toEqual({ code: CloseCode.PolicyViolation, reason: 'at most 5 connections per user' });
+    expect(await extra.closed).toEqual({ code: CloseCode.TooManyConnections, reason: 'at most 5 connections per user' });
     // Another relay counts its own.
     await connect(1, 'dave');
     await held[0]!.close();
@@ -317,6 +317,15 @@ describe('caps, budgets and what follows a refusal', () => {
     expect(accepted).toBeLessThanOrEqual(50);
     await probe();
     expect(watcher.frames.filter((f) => f.type === 'signal').length).toBe(accepted);
+  });
+
+  it('answers 100 pipelined subscribes one by one and keeps the connection (a full resubscribe after a reconnect)', async () => {
+    const client = await connect(0, 'gina');
+    const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => client.request({ type: 'subscribe', channel: `user:gina-${i}` }, 10_000)));
+    // Each is answered: forbidden (not gina's channel), or rate_limited past the subscribe budget; none closes it.
+    expect(replies.every((r) => r.type === 'error' && (r.code === ErrorCode.Forbidden || r.code === ErrorCode.RateLimited))).toBe(true);
+    expect((await client.request({ type: 'ping' })).type).toBe('pong');
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
   });
 
   it("holds one subscribe budget per user across that user's sockets (each subscribe costs an access read)", async () => {

@@ -28,7 +28,7 @@ describe('loadConfig', () => {
       AUTH_TIMEOUT_MS: 5000,
       MAX_SUBSCRIPTIONS: 100,
       FRAME_RATE: 50,
-      FRAME_BURST: 100,
+      FRAME_BURST: 150,
       SIGNAL_RATE: 20,
       MAX_SIGNAL_BYTES: 4096,
       SUBSCRIBE_RATE: 50,

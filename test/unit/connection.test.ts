@@ -14,18 +14,18 @@ describe('Connection.admit', () => {
     const blocked = new Promise<void>((resolve) => (unblock = resolve));
     const done: Promise<void>[] = [];
     for (let i = 0; i < MAX_QUEUED_COMMANDS; i++) {
-      expect(connection.admit()).toBe(true);
+      expect(connection.admit()).toBe('ok');
       done.push(connection.enqueue(() => blocked));
     }
-    expect(connection.admit()).toBe(false);
+    expect(connection.admit()).toBe('queue_full');
     unblock();
     await Promise.all(done);
-    expect(connection.admit()).toBe(true);
+    expect(connection.admit()).toBe('ok');
   });
 
   it('refuses frames over the burst', () => {
     const connection = new Connection('c2', 'bob', transport, { ...limits, frameRate: 1, frameBurst: 3 }, budget());
-    expect([1, 2, 3, 4].map(() => connection.admit())).toEqual([true, true, true, false]);
+    expect([1, 2, 3, 4].map(() => connection.admit())).toEqual(['ok', 'ok', 'ok', 'flood']);
   });
 
   it('rate-limits signals separately, bursting to twice the rate', () => {

@@ -288,7 +288,6 @@ describe('shouldReconnect', () => {
     // Standard codes reconnect, except those that say the client broke the protocol.
     [CloseCode.Normal, true],
     [1006, true],
-    [CloseCode.FrameTooLarge, true],
     [CloseCode.InternalError, true],
     [CloseCode.RelayRestarting, true],
     [CloseCode.TryAgainLater, true],
@@ -296,9 +295,13 @@ describe('shouldReconnect', () => {
     [1003, false],
     [1007, false],
     [1008, false],
+    // A frame too large would only be sent again.
+    [CloseCode.FrameTooLarge, false],
     // Centrifugo's ranges: 3000–3499 and 4000–4499 reconnect, 3500–3999 and 4500–4999 do not.
     [CloseCode.TokenExpired, true],
     [CloseCode.TooSlow, true],
+    [CloseCode.AuthTimeout, true],
+    [CloseCode.TooManyConnections, true],
     [3000, true],
     [3499, true],
     [4000, true],
@@ -314,8 +317,16 @@ describe('shouldReconnect', () => {
   });
 
   it('puts every relay close code in the range its meaning needs', () => {
-    const reconnect = [CloseCode.FrameTooLarge, CloseCode.InternalError, CloseCode.RelayRestarting, CloseCode.TryAgainLater, CloseCode.TokenExpired, CloseCode.TooSlow];
-    const terminal = [CloseCode.Unauthorized, CloseCode.PolicyViolation];
+    const reconnect = [
+      CloseCode.InternalError,
+      CloseCode.RelayRestarting,
+      CloseCode.TryAgainLater,
+      CloseCode.AuthTimeout,
+      CloseCode.TokenExpired,
+      CloseCode.TooSlow,
+      CloseCode.TooManyConnections,
+    ];
+    const terminal = [CloseCode.FrameTooLarge, CloseCode.Unauthorized, CloseCode.PolicyViolation];
     expect(reconnect.map(shouldReconnect)).toEqual(reconnect.map(() => true));
     expect(terminal.map(shouldReconnect)).toEqual(terminal.map(() => false));
     expect(new Set(Object.values(CloseCode)).size).toBe(Object.values(CloseCode).length);
