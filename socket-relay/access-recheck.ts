@@ -52,6 +52,8 @@ const pairKey = (channel: string, userId: string) => `${channel}\n${userId}`;
 
 /** One pass over every local subscription: ends those whose access is gone. */
 export async function recheckSubscriptions(deps: RecheckDeps): Promise<RecheckResult> {
+  // Verdicts are read after this moment: a subscription made later was checked by its own subscribe.
+  const startedAt = Date.now();
   const subscriptions = [...deps.hub.subscriptions()];
   const verdicts = new Map<string, Verdict>();
   const rooms: Array<MembershipKey & { pair: string }> = [];
@@ -67,10 +69,12 @@ export async function recheckSubscriptions(deps: RecheckDeps): Promise<RecheckRe
 
   if (rooms.length > 0 && deps.memberships) {
     try {
-      const found = await deps.memberships.existing(rooms);
+      const { found, unread } = await deps.memberships.existing(rooms);
+      if (unread.size > 0) deps.logger.warn({ unread: unread.size }, 'access re-check: some membership batches failed; keeping those subscriptions until the next pass');
       for (const r of rooms) {
-        if (found.has(membershipKey(r))) verdicts.set(r.pair, 'allowed');
-        else single.push({ pair: r.pair, userId: r.userId, channel: `room:${r.roomId}` }); // confirm before ending
+        const key = membershipKey(r);
+        if (found.has(key)) verdicts.set(r.pair, 'allowed');
+        else if (!unread.has(key)) single.push({ pair: r.pair, userId: r.userId, channel: `room:${r.roomId}` }); // confirm before ending
       }
     } catch (err) {
       deps.logger.warn({ err, pairs: rooms.length }, 'access re-check: membership batch read failed; keeping those subscriptions until the next pass');
@@ -94,6 +98,11 @@ export async function recheckSubscriptions(deps: RecheckDeps): Promise<RecheckRe
   for (const [channel, connection] of subscriptions) {
     // Left (or closed) while the pass ran: nothing to end.
     if (connection.closed || !connection.subscriptions.has(channel)) continue;
+    // Subscribed (again) while the pass ran: that subscribe's own check is newer than ours.
+    if (connection.lastSubscribedAt > startedAt) {
+      kept.push([channel, connection]);
+      continue;
+    }
     if (verdicts.get(pairKey(channel, connection.userId)) === 'denied') {
       revoked++;
       deps.hub.evict(connection, channel);

@@ -65,6 +65,7 @@ export class Hub {
     const wasActive = state.active;
     state.members.add(connection);
     connection.subscriptions.add(channel);
+    connection.lastSubscribedAt = Date.now();
     try {
       await state.ready;
     } catch (err) {

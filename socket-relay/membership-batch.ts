@@ -14,8 +14,12 @@ export interface MembershipKey {
 }
 
 export interface MembershipBatchReader {
-  /** Which of `keys` are memberships, as `membershipKey()` strings. Throws when it cannot tell. */
-  existing(keys: readonly MembershipKey[]): Promise<Set<string>>;
+  /**
+   * Which of `keys` are memberships (`found`), and which could not be read (`unread`:
+   * a batch that failed), as `membershipKey()` strings. One failing batch leaves the
+   * others' answers standing.
+   */
+  existing(keys: readonly MembershipKey[]): Promise<{ found: Set<string>; unread: Set<string> }>;
 }
 
 export const membershipKey = (k: MembershipKey): string => `${k.roomId}\n${k.userId}`;
@@ -33,16 +37,22 @@ export class DynamoMembershipBatchReader implements MembershipBatchReader {
     private readonly table: string,
   ) {}
 
-  async existing(keys: readonly MembershipKey[]): Promise<Set<string>> {
+  async existing(keys: readonly MembershipKey[]): Promise<{ found: Set<string>; unread: Set<string> }> {
     const found = new Set<string>();
+    const unread = new Set<string>();
     const batches: MembershipKey[][] = [];
     for (let i = 0; i < keys.length; i += BATCH_SIZE) batches.push(keys.slice(i, i + BATCH_SIZE));
     let next = 0;
     const worker = async () => {
-      while (next < batches.length) await this.readBatch(batches[next++]!, found);
+      while (next < batches.length) {
+        const batch = batches[next++]!;
+        await this.readBatch(batch, found).catch(() => {
+          for (const k of batch) unread.add(membershipKey(k));
+        });
+      }
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batches.length) }, worker));
-    return found;
+    return { found, unread };
   }
 
   private async readBatch(batch: MembershipKey[], found: Set<string>): Promise<void> {

@@ -123,11 +123,51 @@ describe('a re-check pass', () => {
     const result = await recheckSubscriptions({
       hub,
       access: channelAccess({ memberships: new DynamoMembershipReader(db, dynamo.tables.memberships) }),
-      memberships: { existing: async () => new Set() }, // what a replica that has not seen the add answers
+      memberships: { existing: async () => ({ found: new Set<string>(), unread: new Set<string>() }) }, // what a replica that has not seen the add answers
       logger,
     });
     expect(result).toMatchObject({ checked: 1, revoked: 0, failed: 0 });
     expect(connection.subscriptions.has('room:r_fresh')).toBe(true);
+  });
+
+  it('leaves alone a subscription made while the pass ran (its own subscribe checked access later)', async () => {
+    const hub = new Hub(new MemoryBroker(), logger);
+    const old = new Connection('c1', 'rejoiner', new RecordingTransport(), limits, budget());
+    await hub.add(old, 'room:r_rejoin');
+    const fresh = new Connection('c2', 'rejoiner', new RecordingTransport(), limits, budget());
+    const result = await recheckSubscriptions({
+      hub,
+      access: channelAccess({ memberships: new DynamoMembershipReader(db, dynamo.tables.memberships) }),
+      memberships: {
+        // While the pass reads (the user is not a member at that moment), they are re-added and subscribe again.
+        existing: async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          await hub.add(fresh, 'room:r_rejoin');
+          return { found: new Set<string>(), unread: new Set<string>() };
+        },
+      },
+      logger,
+    });
+    expect(result.revoked).toBe(1);
+    expect(old.subscriptions.has('room:r_rejoin')).toBe(false);
+    expect(fresh.subscriptions.has('room:r_rejoin')).toBe(true);
+  });
+
+  it('keeps the subscriptions of a batch that failed, while acting on the batches that answered', async () => {
+    const hub = new Hub(new MemoryBroker(), logger);
+    const kept = new Connection('c1', 'unread-user', new RecordingTransport(), limits, budget());
+    const ended = new Connection('c2', 'gone-user', new RecordingTransport(), limits, budget());
+    await hub.add(kept, 'room:r_unread');
+    await hub.add(ended, 'room:r_gone');
+    const result = await recheckSubscriptions({
+      hub,
+      access: channelAccess({ memberships: new DynamoMembershipReader(db, dynamo.tables.memberships) }),
+      memberships: { existing: async () => ({ found: new Set<string>(), unread: new Set(['r_unread\nunread-user']) }) },
+      logger,
+    });
+    expect(result).toMatchObject({ checked: 2, revoked: 1, failed: 1 });
+    expect(kept.subscriptions.has('room:r_unread')).toBe(true);
+    expect(ended.subscriptions.has('room:r_gone')).toBe(false);
   });
 
   it('keeps every subscription when the reads fail, and counts the failure', async () => {
