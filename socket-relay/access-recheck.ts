@@ -141,11 +141,17 @@ export class AccessRecheck {
     this.timer = null;
   }
 
-  /** A pass now, or the one in progress (a pass that began before a change may have missed it: callers that care wait for it and run again). */
+  /** A pass now, or the one in progress. */
   run(): Promise<RecheckResult> {
     return (this.running ??= recheckSubscriptions(this.deps).finally(() => {
       this.running = null;
     }));
+  }
+
+  /** A pass that starts now, or after the one in progress (which may have read before a change). */
+  async runFresh(): Promise<RecheckResult> {
+    if (this.running) await this.running.catch(() => {});
+    return this.run();
   }
 
   private schedule(delayMs: number): void {

@@ -25,6 +25,7 @@ import type { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Presence } from './presence.js';
 import { TokenBucket } from './token-bucket.js';
+import { withTimeout } from '../shared/with-timeout.js';
 
 export interface CommandContext {
   hub: Hub;
@@ -42,13 +43,6 @@ type Ref = string | number | undefined;
 /** How long a subscribe waits for the broker (e.g. Redis reconnecting) before answering `unavailable`. */
 const BROKER_TIMEOUT_MS = 5000;
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`broker did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 export function sendError(ctx: CommandContext, connection: Connection, ref: Ref, code: ErrorCode, message: string): void {
   ctx.metrics?.clientErrors.inc({ code });
@@ -153,7 +147,7 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
   if (!decision.allowed) return sendError(ctx, connection, ref, decision.code, decision.message);
   if (connection.closed) return;
   try {
-    const becameActive = await withTimeout(ctx.hub.add(connection, channel), BROKER_TIMEOUT_MS);
+    const becameActive = await withTimeout(ctx.hub.add(connection, channel), BROKER_TIMEOUT_MS, `broker did not answer within ${BROKER_TIMEOUT_MS} ms`);
     // A revoke published before the broker subscription was active was not seen: check again.
     const recheck = becameActive ? await ctx.access.check(connection.userId, channel) : { allowed: true };
     if (!recheck.allowed || ctx.hub.revokedSince(channel, connection.userId, startedAt)) {

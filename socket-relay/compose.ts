@@ -134,8 +134,8 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
   recheck.start();
 
   afterOutage = () => {
-    void resyncAfterBrokerGap(recheckDeps).then(
-      ({ checked, revoked }) => logger.info({ checked, revoked }, 'resynced subscriptions after a Redis outage'),
+    void resyncAfterBrokerGap(relay.hub, recheck).then(
+      ({ notified, checked, revoked }) => logger.info({ notified, checked, revoked }, 'resynced subscriptions after a Redis outage'),
       (err) => logger.error({ err }, 'resync after a Redis outage failed'),
     );
   };

@@ -54,6 +54,7 @@
  * the result says whether the publish went through (within `publishTimeoutMs`).
  */
 import { createHash } from 'node:crypto';
+import { withTimeout } from '../../shared/with-timeout.js';
 import { checkJsonShape, encodeEnvelope, ENVELOPE_SHAPE, ENVELOPE_VERSION, MAX_ENVELOPE_BYTES } from '../../protocol/index.js';
 import { ErrorCode } from '../../protocol/codes.js';
 import { EVENT_PATTERN } from '../../protocol/frames.js';
@@ -259,7 +260,6 @@ function fingerprintOf(input: AppendInput): string {
 
 async function publish(deps: ChannelLogDeps, entry: LogEntry): Promise<boolean> {
   const timeoutMs = deps.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS;
-  let timer: NodeJS.Timeout | undefined;
   try {
     const payload = encodeEnvelope({
       v: ENVELOPE_VERSION,
@@ -271,18 +271,16 @@ async function publish(deps: ChannelLogDeps, entry: LogEntry): Promise<boolean> 
       data: entry.data,
       ts: entry.ts,
     });
-    await Promise.race([
-      deps.publisher.publish(entry.channel, payload),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`publish to ${entry.channel} took longer than ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await withTimeout(deps.publisher.publish(entry.channel, payload), timeoutMs, `publish to ${entry.channel} took longer than ${timeoutMs} ms`);
     return true;
   } catch (err) {
-    deps.onPublishError?.(err, entry);
+    // The entry is stored: a failing report must not turn that into an error.
+    try {
+      deps.onPublishError?.(err, entry);
+    } catch {
+      // nothing more to do; the caller learns `published: false`
+    }
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

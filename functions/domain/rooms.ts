@@ -12,6 +12,7 @@
  * concurrent adds of one user can overshoot a cap by at most their number.
  */
 import { encodeEnvelope, ENVELOPE_VERSION, ID_PATTERN, roomChannel } from '../../protocol/index.js';
+import { withTimeout } from '../../shared/with-timeout.js';
 import { checkDisplayName } from './display-name.js';
 import { badRequest, conflict, forbidden, limitExceeded, notFound } from './errors.js';
 import { newRoomId } from './ids.js';
@@ -258,19 +259,11 @@ async function publishRevoke(deps: RoomDeps, roomId: string, userId: string): Pr
   let lastError: unknown;
   for (let attempt = 0; attempt <= delays.length; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]));
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        deps.publisher.publish(channel, payload),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`revoke publish to ${channel} took longer than ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+      await withTimeout(deps.publisher.publish(channel, payload), timeoutMs, `revoke publish to ${channel} took longer than ${timeoutMs} ms`);
       return;
     } catch (err) {
       lastError = err;
-    } finally {
-      clearTimeout(timer);
     }
   }
   deps.onRevokeFailed?.(lastError, { roomId, userId, attempts: delays.length + 1 });
