@@ -92,7 +92,20 @@ export interface ChannelLogDeps {
   retentionMs?: number;
   /** Told about a publish that failed or timed out after the entry was stored. */
   onPublishError?: (error: unknown, entry: LogEntry) => void;
+  /**
+   * When the caller must have its answer (epoch ms; in Lambda, the invocation's end).
+   * An entry is written only while its write and publish can still finish before it:
+   * an answer cut off by the function timeout after the entry was stored would invite
+   * a retry that stores it twice. @default none
+   */
+  deadline?: number;
 }
+
+/**
+ * What the write and the publish may take at worst: the put's two attempts of
+ * (1 s connect + 1.5 s request) plus backoff (shared/dynamo-client.ts), and the publish.
+ */
+export const WRITE_BUDGET_MS = 6_500;
 
 /** What an entry's payload may be built from: it is known only once the seq is reserved. */
 export interface EntryMeta {
@@ -147,7 +160,11 @@ export async function append(deps: ChannelLogDeps, channel: string, input: Appen
     throw conflict(`Another request took this ${keyName(input)} over; retry to get the stored message`);
   }
 
-  // 4. Write the entry at that seq.
+  // 4. Write the entry at that seq, if its answer can still reach the caller. Otherwise the
+  // seq stays empty and the gap rule fills it; a retry (same key) finds it so and stores.
+  if (deps.deadline !== undefined && now() > deps.deadline - WRITE_BUDGET_MS) {
+    throw unavailable(`Message to ${channel} was not stored: the database was too slow to finish in time; retry${claim ? ` with the same ${keyName(input)}` : ''}`);
+  }
   const id = claim?.entryId ?? newMessageId();
   const entry: LogEntry = { channel, seq, id, event: input.event, data: build({ channel, seq, id, ts }), ts, ...expiry(deps, ts) };
   await write(deps, entry, input);
@@ -259,7 +276,9 @@ function fingerprintOf(input: AppendInput): string {
 }
 
 async function publish(deps: ChannelLogDeps, entry: LogEntry): Promise<boolean> {
-  const timeoutMs = deps.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS;
+  const now = (deps.now ?? Date.now)();
+  // Never past the deadline: the entry is stored, and the answer must get out.
+  const timeoutMs = Math.max(0, Math.min(deps.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS, (deps.deadline ?? Infinity) - now - 300));
   try {
     const payload = encodeEnvelope({
       v: ENVELOPE_VERSION,

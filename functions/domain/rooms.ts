@@ -45,6 +45,8 @@ export interface RoomDeps {
   revokeAttemptTimeoutMs?: number;
   /** Pauses before the 2nd, 3rd… attempt; their count + 1 is the number of attempts. @default REVOKE_RETRY_DELAYS_MS */
   revokeRetryDelaysMs?: readonly number[];
+  /** When the answer is due (epoch ms): no revoke attempt runs past it (the removal is stored; the re-check is the backstop). */
+  deadline?: number;
   now?: () => Date;
   /** @default MAX_ROOMS_PER_USER */
   maxRoomsPerUser?: number;
@@ -257,14 +259,18 @@ async function publishRevoke(deps: RoomDeps, roomId: string, userId: string): Pr
   const delays = deps.revokeRetryDelaysMs ?? REVOKE_RETRY_DELAYS_MS;
   const timeoutMs = deps.revokeAttemptTimeoutMs ?? REVOKE_ATTEMPT_TIMEOUT_MS;
   let lastError: unknown;
+  let attempts = 0;
   for (let attempt = 0; attempt <= delays.length; attempt++) {
     if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]));
+    const budget = Math.min(timeoutMs, (deps.deadline ?? Infinity) - Date.now() - 300);
+    if (budget <= 0) break;
+    attempts++;
     try {
-      await withTimeout(deps.publisher.publish(channel, payload), timeoutMs, `revoke publish to ${channel} took longer than ${timeoutMs} ms`);
+      await withTimeout(deps.publisher.publish(channel, payload), budget, `revoke publish to ${channel} took longer than ${budget} ms`);
       return;
     } catch (err) {
       lastError = err;
     }
   }
-  deps.onRevokeFailed?.(lastError, { roomId, userId, attempts: delays.length + 1 });
+  deps.onRevokeFailed?.(lastError ?? new Error('no time left to publish the revoke'), { roomId, userId, attempts });
 }

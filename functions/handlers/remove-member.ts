@@ -9,8 +9,8 @@ import { MemberPath } from '../lib/params.js';
 const logRevokeFailure = (error: unknown, revoke: { roomId: string; userId: string; attempts: number }) =>
   logger.error('revoke publish failed after the member was removed; relays drop the subscription at their next access re-check', { error: error as Error, ...revoke });
 
-export const handler = httpHandler(async (event, caller) => {
+export const handler = httpHandler(async (event, caller, deadline) => {
   const { roomId, userId } = validate(MemberPath, event.pathParameters, 'path');
-  await removeMember({ ...getStores(), publisher: getRawPublisher(), onRevokeFailed: logRevokeFailure }, caller.userId, roomId, userId);
+  await removeMember({ ...getStores(), publisher: getRawPublisher(), onRevokeFailed: logRevokeFailure, deadline }, caller.userId, roomId, userId);
   return { statusCode: 204 };
 });

@@ -16,14 +16,14 @@ import { enforceSendRate } from '../lib/send-rate.js';
 const logPublishFailure = (error: unknown, entry: { channel: string; seq: number }) =>
   logger.error('publish failed after the message was stored; subscribers will backfill', { error: error as Error, channel: entry.channel, seq: entry.seq });
 
-export const handler = httpHandler(async (event, caller) => {
+export const handler = httpHandler(async (event, caller, deadline) => {
   // Per-user limit first: a flooding caller costs one Redis round trip, not a DynamoDB write.
   const limited = await enforceSendRate(caller.userId);
   if (limited) return limited;
   const { roomId } = validate(RoomPath, event.pathParameters, 'path');
   const body = parseBody(event, SendMessageBody);
   const { message, created, published } = await sendMessage(
-    { ...getStores(), publisher: getRawPublisher(), onPublishError: logPublishFailure },
+    { ...getStores(), publisher: getRawPublisher(), onPublishError: logPublishFailure, deadline },
     { roomId, userId: caller.userId, ...body },
   );
   const response = json(created ? 201 : 200, message);

@@ -6,6 +6,7 @@
 import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
   APIGatewayProxyStructuredResultV2,
+  Context,
 } from 'aws-lambda';
 import * as z from '../../protocol/zod.js';
 import { READABLE_ERRORS } from '../../protocol/zod.js';
@@ -14,6 +15,9 @@ import { DomainError } from '../domain/errors.js';
 import { logger } from './logger.js';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+
+/** The functions' timeout in the CDK app (infra/lib/api-functions.ts), for hosts that do not say. */
+export const FUNCTION_TIMEOUT_MS = 10_000;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 /** Largest request body accepted, in bytes (API Gateway allows 10 MB; chat needs far less). */
@@ -153,11 +157,13 @@ export function isUnavailableError(err: unknown): boolean {
  * and answered 500 without internals.
  */
 export function httpHandler(
-  run: (event: HttpEvent, caller: Caller) => Promise<HttpResult>,
-): (event: HttpEvent) => Promise<HttpResult> {
-  return async (event) => {
+  run: (event: HttpEvent, caller: Caller, deadline: number) => Promise<HttpResult>,
+): (event: HttpEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>) => Promise<HttpResult> {
+  return async (event, context) => {
+    // When the answer must be out: Lambda says; elsewhere (the local stack) the deployed timeout.
+    const deadline = Date.now() + (context?.getRemainingTimeInMillis?.() ?? FUNCTION_TIMEOUT_MS);
     try {
-      return await run(event, callerOf(event));
+      return await run(event, callerOf(event), deadline);
     } catch (err) {
       if (err instanceof DomainError) return errorResponse(err.code, err.message);
       if (isUnavailableError(err)) {

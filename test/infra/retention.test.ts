@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { GAP_HEAL_AFTER_MS } from '../../functions/domain/channel-log.js';
+import { GAP_HEAL_AFTER_MS, WRITE_BUDGET_MS } from '../../functions/domain/channel-log.js';
+import { FUNCTION_TIMEOUT_MS } from '../../functions/lib/http.js';
 import { routes } from '../../functions/routes.js';
 import { buildApp } from '../../infra/lib/app.js';
 import { ConfigError, readConfig } from '../../infra/lib/config.js';
@@ -58,6 +59,10 @@ describe('message retention', () => {
     const timeouts = routes.map((r) => functions[s.stack.getLogicalId(s.stack.api.functions.get(r.routeKey)!.node.defaultChild as never)]!.Properties.Timeout ?? 3);
     expect(timeouts).toHaveLength(routes.length);
     expect(Math.max(...timeouts) * 1000).toBeLessThan(GAP_HEAL_AFTER_MS);
+    // The handlers' own deadline (where Lambda's context is missing) is the deployed timeout.
+    expect(new Set(timeouts.map((t) => t * 1000))).toEqual(new Set([FUNCTION_TIMEOUT_MS]));
+    // A send still has time to write and publish after the steps before the write.
+    expect(FUNCTION_TIMEOUT_MS - WRITE_BUDGET_MS).toBeGreaterThanOrEqual(2_000);
   });
 
   it('reaches every function that writes the messages table, and only those', () => {

@@ -226,6 +226,15 @@ describe('a re-check pass', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     expect(failed).toEqual([{ err: expect.objectContaining({ message: expect.stringMatching(/took longer than 50 ms/) }), revoke: { roomId: room.roomId, userId: 'carol', attempts: 3 } }]);
     expect(await rooms.getMembership(room.roomId, 'carol')).toBeNull(); // the removal stands
+
+    // Near the function's deadline no attempt starts that could outlive it.
+    await addMember({ rooms }, 'alice', room.roomId, 'dave');
+    const late: unknown[] = [];
+    const beforeLate = Date.now();
+    await removeMember({ rooms, publisher: down, onRevokeFailed: (_err, revoke) => late.push(revoke), deadline: Date.now() + 200 }, 'alice', room.roomId, 'dave');
+    expect(Date.now() - beforeLate).toBeLessThan(200);
+    expect(late).toEqual([{ roomId: room.roomId, userId: 'dave', attempts: 0 }]);
+    expect(await rooms.getMembership(room.roomId, 'dave')).toBeNull();
   });
 });
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { DynamoChannelStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
-import { append, GAP_EVENT, GAP_HEAL_AFTER_MS, MAX_ENTRY_BYTES, read } from '../../functions/domain/channel-log.js';
+import { append, GAP_EVENT, GAP_HEAL_AFTER_MS, MAX_ENTRY_BYTES, read, WRITE_BUDGET_MS } from '../../functions/domain/channel-log.js';
 import { sendMessage } from '../../functions/domain/messages.js';
 import type { ChannelStore, Publisher } from '../../functions/domain/ports.js';
 import { createRoom } from '../../functions/domain/rooms.js';
@@ -119,6 +119,36 @@ describe('SDK timeouts and throttling over HTTP', () => {
     const retry = await sendMessage({ rooms, channels, publisher }, input);
     expect(retry).toMatchObject({ created: false, published: true, message: { seq: 1, text: 'once' } });
     expect((await channels.head(`room:${room.roomId}`)).lastSeq).toBe(1);
+  });
+});
+
+describe('the request deadline', () => {
+  it('stores nothing when the write could not finish before the answer is due, and a retry with the key stores it once', async () => {
+    const room = await createRoom({ rooms }, 'alice', 'deadline');
+    const input = { roomId: room.roomId, userId: 'alice', text: 'late', clientMessageId: 'c-late' };
+    // Reserving the seq took so long that the answer is due in less than the write budget.
+    const late = await domainError(sendMessage({ rooms, channels, publisher, deadline: Date.now() + WRITE_BUDGET_MS - 1_000 }, input));
+    expect(late.code).toBe('unavailable');
+    expect(late.message).toContain('was not stored');
+    expect((await read({ channels }, `room:${room.roomId}`, 0, 10)).entries).toHaveLength(0);
+    // The retry (after the gap bound, as a client backing off would) takes the reserved seq over: stored once.
+    const retry = await sendMessage({ rooms, channels, publisher, now: later(GAP_HEAL_AFTER_MS + 1_000) }, input);
+    expect(retry.created).toBe(true);
+    const entries = (await read({ channels, now: later(GAP_HEAL_AFTER_MS + 2_000) }, `room:${room.roomId}`, 0, 10)).entries;
+    expect(entries.filter((e) => e.event !== GAP_EVENT).map((e) => e.id)).toEqual([retry.message.id]);
+  });
+
+  it('a publish never waits past the deadline: the stored message is answered in time, published:false', async () => {
+    const room = await createRoom({ rooms }, 'alice', 'deadline-publish');
+    const hanging: Publisher = { publish: () => new Promise(() => {}) };
+    const startedAt = Date.now();
+    // The publish timeout alone would wait a minute: the deadline cuts it short.
+    const sent = await sendMessage(
+      { rooms, channels, publisher: hanging, publishTimeoutMs: 60_000, deadline: startedAt + WRITE_BUDGET_MS + 200 },
+      { roomId: room.roomId, userId: 'alice', text: 'x' },
+    );
+    expect(sent).toMatchObject({ created: true, published: false });
+    expect(Date.now() - startedAt).toBeLessThan(WRITE_BUDGET_MS + 200);
   });
 });
 
