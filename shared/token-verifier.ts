@@ -63,7 +63,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     try {
       ({ payload } = await jwtVerify(token, keys, verifyOptions));
     } catch (err) {
-      throw new TokenError(describe(err), { cause: err, retryable: keysUnavailable(err), notYetValid: notYetValid(err) });
+      // An unknown key id is retryable only while jose holds back a refetch (its 30 s cooldown):
+      // then a key rotated in moments ago is not known yet. Otherwise the set was just
+      // fetched and does not have the key: the token is not the issuer's.
+      const unknownKeyWhileCooling = err instanceof errors.JWKSNoMatchingKey && (keys as { coolingDown?: boolean }).coolingDown === true;
+      const retryable = unknownKeyWhileCooling || keysUnavailable(err);
+      throw new TokenError(retryable ? 'token issuer keys unavailable; retry shortly' : describe(err), { cause: err, retryable, notYetValid: notYetValid(err) });
     }
     // jose has checked that `exp` is a number and not past, and that `iat`, if present, is a number.
     const exp = payload.exp!;
@@ -96,12 +101,11 @@ function audienceMatches(payload: { aud?: string | string[]; client_id?: unknown
 
 /**
  * The issuer's JWKS could not be fetched or read: a fault on the way, not a bad token.
- * A key id the cached set does not have yet counts too: during a key rotation the JWKS
- * is refetched at most every 30 s (jose's cooldown), and a new, valid token must not be
- * refused for good meanwhile. (jose is pinned: the 200-check below reads its message.)
+ * (jose is pinned: the 200-check below reads its message.)
  */
 function keysUnavailable(err: unknown): boolean {
-  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || err instanceof errors.JWKSNoMatchingKey) return true;
+  if (err instanceof errors.JWKSNoMatchingKey) return false;
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
   if (err instanceof errors.JOSEError) return /Expected 200 OK/.test(err.message);
   return true; // network errors from fetch (TypeError) and the like
 }

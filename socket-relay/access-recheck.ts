@@ -98,8 +98,9 @@ export async function recheckSubscriptions(deps: RecheckDeps): Promise<RecheckRe
   for (const [channel, connection] of subscriptions) {
     // Left (or closed) while the pass ran: nothing to end.
     if (connection.closed || !connection.subscriptions.has(channel)) continue;
-    // Subscribed (again) while the pass ran: that subscribe's own check is newer than ours.
-    if (connection.lastSubscribedAt > startedAt) {
+    // Subscribed (again) to this channel while the pass ran: that subscribe checked access
+    // itself (and checks again once its broker subscription is active), newer than our read.
+    if ((deps.hub.subscribedAt(connection, channel) ?? 0) > startedAt) {
       kept.push([channel, connection]);
       continue;
     }

@@ -45,8 +45,6 @@ export class Connection {
   readonly subscriptions = new Set<string>();
   readonly frames: TokenBucket;
   closed = false;
-  /** When this connection last subscribed to anything (epoch ms): the access re-check leaves newer subscriptions alone. */
-  lastSubscribedAt = 0;
   /** Epoch ms when the token expires (the server sweeps and closes with 4005); null: never. */
   expiresAt: number | null = null;
   private pending: Promise<void> | undefined;

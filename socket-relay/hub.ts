@@ -13,7 +13,8 @@ import { SharedFrame, type Connection } from './connection.js';
 import type { RelayMetrics } from './metrics.js';
 
 interface ChannelState {
-  members: Set<Connection>;
+  /** Local subscribers, each with when it joined (epoch ms; the access re-check leaves newer ones alone). */
+  members: Map<Connection, number>;
   /** Settles when the broker subscription is active. */
   ready: Promise<void>;
   active: boolean;
@@ -54,7 +55,7 @@ export class Hub {
   async add(connection: Connection, channel: string): Promise<boolean> {
     let state = this.channels.get(channel);
     if (!state) {
-      const created: ChannelState = { members: new Set(), ready: Promise.resolve(), active: false };
+      const created: ChannelState = { members: new Map(), ready: Promise.resolve(), active: false };
       created.ready = this.broker.subscribe(channel).then(() => {
         created.active = true;
       });
@@ -63,9 +64,8 @@ export class Hub {
       this.metrics?.channels.set(this.channels.size);
     }
     const wasActive = state.active;
-    state.members.add(connection);
+    if (!state.members.has(connection)) state.members.set(connection, Date.now());
     connection.subscriptions.add(channel);
-    connection.lastSubscribedAt = Date.now();
     try {
       await state.ready;
     } catch (err) {
@@ -107,11 +107,16 @@ export class Hub {
 
   /** Every (channel, local subscriber) pair, as a snapshot. */
   *subscriptions(): Iterable<[string, Connection]> {
-    for (const [channel, state] of [...this.channels]) for (const connection of [...state.members]) yield [channel, connection];
+    for (const [channel, state] of [...this.channels]) for (const connection of [...state.members.keys()]) yield [channel, connection];
   }
 
   get channelCount(): number {
     return this.channels.size;
+  }
+
+  /** When `connection` subscribed to `channel` (epoch ms), or undefined when it is not subscribed. */
+  subscribedAt(connection: Connection, channel: string): number | undefined {
+    return this.channels.get(channel)?.members.get(connection);
   }
 
   subscriberCount(channel: string): number {
@@ -139,7 +144,7 @@ export class Hub {
     const frame = frameOf(envelope);
     const origin = envelope.kind === 'signal' ? envelope.origin : undefined;
     let delivered = 0;
-    for (const connection of state.members) {
+    for (const connection of state.members.keys()) {
       if (connection.id === origin) continue;
       if (connection.sendRaw(frame)) delivered++;
     }
@@ -151,7 +156,7 @@ export class Hub {
     const now = Date.now();
     this.revocations.set(`${envelope.channel}\n${envelope.userId}`, now);
     for (const [key, at] of this.revocations) if (now - at > REVOCATION_MEMORY_MS) this.revocations.delete(key);
-    for (const connection of [...state.members]) {
+    for (const connection of [...state.members.keys()]) {
       if (connection.userId === envelope.userId) this.evict(connection, envelope.channel);
     }
   }

@@ -203,7 +203,8 @@ export function createRelay(options: RelayOptions): Relay {
       }
       if (admitted === 'queue_full') {
         // Waiting on a slow store or broker is not the client's fault: refuse this one
-        // command (its ref is read cheaply, the frame is not parsed) and keep the connection.
+        // command (parsed only to echo its ref: bounded by the shape check and the frame rate)
+        // and keep the connection.
         sendError(ctx, current, refOfRaw(text), ErrorCode.RateLimited, `More than ${MAX_QUEUED_COMMANDS} commands waiting; retry this one shortly`);
         return;
       }

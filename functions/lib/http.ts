@@ -16,7 +16,7 @@ import { logger } from './logger.js';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
 
-/** The functions' timeout in the CDK app (infra/lib/api-functions.ts), for hosts that do not say. */
+/** The functions' timeout in the CDK app (infra/lib/api-functions.ts); WRITE_BUDGET_MS must fit well inside it. */
 export const FUNCTION_TIMEOUT_MS = 10_000;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
@@ -157,11 +157,12 @@ export function isUnavailableError(err: unknown): boolean {
  * and answered 500 without internals.
  */
 export function httpHandler(
-  run: (event: HttpEvent, caller: Caller, deadline: number) => Promise<HttpResult>,
+  run: (event: HttpEvent, caller: Caller, deadline: number | undefined) => Promise<HttpResult>,
 ): (event: HttpEvent, context?: Pick<Context, 'getRemainingTimeInMillis'>) => Promise<HttpResult> {
   return async (event, context) => {
-    // When the answer must be out: Lambda says; elsewhere (the local stack) the deployed timeout.
-    const deadline = Date.now() + (context?.getRemainingTimeInMillis?.() ?? FUNCTION_TIMEOUT_MS);
+    // When the answer must be out, as Lambda says. Hosts without a timeout (the local stack) have none.
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const deadline = remaining === undefined ? undefined : Date.now() + remaining;
     try {
       return await run(event, callerOf(event), deadline);
     } catch (err) {

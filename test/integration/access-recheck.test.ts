@@ -130,27 +130,30 @@ describe('a re-check pass', () => {
     expect(connection.subscriptions.has('room:r_fresh')).toBe(true);
   });
 
-  it('leaves alone a subscription made while the pass ran (its own subscribe checked access later)', async () => {
+  it('leaves alone a subscription made again while the pass ran, and still ends the others of that connection', async () => {
     const hub = new Hub(new MemoryBroker(), logger);
-    const old = new Connection('c1', 'rejoiner', new RecordingTransport(), limits, budget());
-    await hub.add(old, 'room:r_rejoin');
-    const fresh = new Connection('c2', 'rejoiner', new RecordingTransport(), limits, budget());
+    const connection = new Connection('c1', 'rejoiner', new RecordingTransport(), limits, budget());
+    await hub.add(connection, 'room:r_rejoin');
+    await hub.add(connection, 'room:r_left');
     const result = await recheckSubscriptions({
       hub,
       access: channelAccess({ memberships: new DynamoMembershipReader(db, dynamo.tables.memberships) }),
       memberships: {
-        // While the pass reads (the user is not a member at that moment), they are re-added and subscribe again.
+        // While the pass reads (the user is a member of neither), they rejoin r_rejoin and subscribe to it again,
+        // and (an evasion attempt) subscribe to something else too.
         existing: async () => {
           await new Promise((r) => setTimeout(r, 5));
-          await hub.add(fresh, 'room:r_rejoin');
+          hub.remove(connection, 'room:r_rejoin');
+          await hub.add(connection, 'room:r_rejoin');
+          await hub.add(connection, 'user:rejoiner');
           return { found: new Set<string>(), unread: new Set<string>() };
         },
       },
       logger,
     });
     expect(result.revoked).toBe(1);
-    expect(old.subscriptions.has('room:r_rejoin')).toBe(false);
-    expect(fresh.subscriptions.has('room:r_rejoin')).toBe(true);
+    expect(connection.subscriptions.has('room:r_rejoin')).toBe(true);
+    expect(connection.subscriptions.has('room:r_left')).toBe(false);
   });
 
   it('keeps the subscriptions of a batch that failed, while acting on the batches that answered', async () => {
