@@ -291,34 +291,13 @@ export class RelayService extends Construct {
       scaleOutCooldown: Duration.minutes(1),
       scaleInCooldown: Duration.minutes(5),
     });
-    this.connectionsMetric = new Metric({
-      namespace: RELAY_METRICS_NAMESPACE,
-      metricName: 'Connections',
-      dimensionsMap: { Service: metricsService },
-      statistic: 'Average',
-      period: Duration.minutes(1),
-    });
-    this.redisOutagesMetric = new Metric({
-      namespace: RELAY_METRICS_NAMESPACE,
-      metricName: 'RedisOutages',
-      dimensionsMap: { Service: metricsService },
-      statistic: 'Sum',
-      period: Duration.minutes(5),
-    });
-    this.redisDownMetric = new Metric({
-      namespace: RELAY_METRICS_NAMESPACE,
-      metricName: 'RedisDown',
-      dimensionsMap: { Service: metricsService },
-      statistic: 'Maximum',
-      period: Duration.minutes(1),
-    });
-    this.deliveriesMetric = new Metric({
-      namespace: RELAY_METRICS_NAMESPACE,
-      metricName: 'Deliveries',
-      dimensionsMap: { Service: metricsService },
-      statistic: 'Sum',
-      period: Duration.minutes(1),
-    });
+    // The relays' own metrics (socket-relay/emf-metrics.ts), all under the Service dimension.
+    const relayMetric = (metricName: string, statistic: string, minutes: number) =>
+      new Metric({ namespace: RELAY_METRICS_NAMESPACE, metricName, dimensionsMap: { Service: metricsService }, statistic, period: Duration.minutes(minutes) });
+    this.connectionsMetric = relayMetric('Connections', 'Average', 1);
+    this.redisOutagesMetric = relayMetric('RedisOutages', 'Sum', 5);
+    this.redisDownMetric = relayMetric('RedisDown', 'Maximum', 1);
+    this.deliveriesMetric = relayMetric('Deliveries', 'Sum', 1);
     scaling.scaleToTrackCustomMetric('Connections', {
       metric: this.connectionsMetric,
       targetValue: target,
