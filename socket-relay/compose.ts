@@ -61,7 +61,7 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
       if (event === 'resubscribed') {
         afterOutage?.();
         // Presence hangs off the same hook: a restarted Redis has forgotten this relay's entries.
-        void redisPresence?.restore();
+        redisPresence?.restore().catch((err: unknown) => logger.warn({ err }, 'presence restore failed'));
       }
     };
     const url = config.REDIS_URL;
@@ -78,7 +78,7 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
       onError: (op) => metrics.presenceErrors.inc({ op }),
     });
     // Connect now rather than on the first subscribe; clients are served meanwhile.
-    void redis.ready();
+    redis.ready().catch((err: unknown) => logger.warn({ err }, 'redis not ready yet; subscribes will wait for it'));
   } else {
     logger.warn('REDIS_URL is not set: using the in-process broker, so run a single relay only');
     broker = new MemoryBroker();

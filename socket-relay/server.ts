@@ -68,9 +68,10 @@ const PRE_AUTH_MAX_FRAMES = 16;
 export function createRelay(options: RelayOptions): Relay {
   const { logger, metrics } = options;
   const connections = new Map<WebSocket, Connection>();
-  const hub = new Hub(options.broker, logger, metrics, (connection, channel) => {
-    void options.presence.leave(channel, connection);
-  });
+  // Presence is best-effort and counts its own errors; this handler only keeps a bug from escaping.
+  const leavePresence = (channel: string, connection: Connection) =>
+    options.presence.leave(channel, connection).catch((err: unknown) => logger.warn({ err, channel }, 'presence leave failed'));
+  const hub = new Hub(options.broker, logger, metrics, (connection, channel) => void leavePresence(channel, connection));
   const ctx: CommandContext = {
     hub,
     access: options.access,
@@ -185,7 +186,7 @@ export function createRelay(options: RelayOptions): Relay {
       const connection = connections.get(ws);
       if (!connection) return;
       connection.markClosed();
-      for (const channel of connection.subscriptions) void options.presence.leave(channel, connection);
+      for (const channel of connection.subscriptions) void leavePresence(channel, connection);
       hub.removeAll(connection);
       connections.delete(ws);
       userBudgets.release(connection.userId);

@@ -3,6 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { expect } from 'vitest';
 import { DynamoChannelStore, DynamoRoomStore } from '../../functions/adapters/dynamo-stores.js';
 import { DomainError } from '../../functions/domain/errors.js';
+import type { ChannelStore } from '../../functions/domain/ports.js';
 import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
 import { createDynamoClient } from '../../shared/dynamo-client.js';
 
@@ -38,4 +39,19 @@ export async function domainError(promise: Promise<unknown>): Promise<DomainErro
   );
   expect(err).toBeInstanceOf(DomainError);
   return err as DomainError;
+}
+
+/** `real` with some of its steps replaced, as a crash or a lost response would make them fail. */
+export function faulty(real: ChannelStore, overrides: Partial<ChannelStore>): ChannelStore {
+  return {
+    reserveSeq: (c, n) => real.reserveSeq(c, n),
+    head: (c) => real.head(c),
+    putEntry: (e) => real.putEntry(e),
+    getEntry: (c, s) => real.getEntry(c, s),
+    listEntries: (c, a, l) => real.listEntries(c, a, l),
+    claim: (c, k, cl) => real.claim(c, k, cl),
+    recordClaimSeq: (c, k, at, s, r) => real.recordClaimSeq(c, k, at, s, r),
+    takeOverClaim: (c, k, e, at, attempt) => real.takeOverClaim(c, k, e, at, attempt),
+    ...overrides,
+  };
 }

@@ -13,7 +13,7 @@ import { httpHandler, isUnavailableError, type HttpEvent } from '../../functions
 import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
 import { decodeEnvelope, ENVELOPE_SHAPE, MAX_ENVELOPE_BYTES } from '../../protocol/index.js';
 import { toAttributes } from '../../shared/dynamo-items.js';
-import { domainError } from '../helpers/stores.js';
+import { domainError, faulty } from '../helpers/stores.js';
 
 let dynamo: LocalDynamo;
 let db: DynamoDBClient;
@@ -62,20 +62,7 @@ async function sdkTimeout(): Promise<Error> {
 const publisher: Publisher = { publish: async () => {} };
 const later = (ms: number) => () => Date.now() + ms;
 
-function faulty(overrides: Partial<ChannelStore>): ChannelStore {
-  const real = channels;
-  return {
-    reserveSeq: (c, n) => real.reserveSeq(c, n),
-    head: (c) => real.head(c),
-    putEntry: (e) => real.putEntry(e),
-    getEntry: (c, s) => real.getEntry(c, s),
-    listEntries: (c, a, l) => real.listEntries(c, a, l),
-    claim: (c, k, cl) => real.claim(c, k, cl),
-    recordClaimSeq: (c, k, at, s, r) => real.recordClaimSeq(c, k, at, s, r),
-    takeOverClaim: (c, k, e, at, attempt) => real.takeOverClaim(c, k, e, at, attempt),
-    ...overrides,
-  };
-}
+const faultyChannels = (overrides: Partial<ChannelStore>) => faulty(channels, overrides);
 
 
 const event = { routeKey: 'GET /test', requestContext: { requestId: 'r-1', authorizer: { jwt: { claims: { sub: 'alice' }, scopes: [] } } } } as unknown as HttpEvent;
@@ -106,7 +93,7 @@ describe('SDK timeouts and throttling over HTTP', () => {
     const room = await createRoom({ rooms }, 'alice', 'lost');
     const timeout = await sdkTimeout();
     expect(timeout.name).toBe('TimeoutError');
-    const lost = faulty({
+    const lost = faultyChannels({
       // The put lands; the SDK's retry of it then fails its condition (false), as after a lost response.
       putEntry: async (entry) => (await channels.putEntry(entry)) && channels.putEntry(entry),
       getEntry: async () => Promise.reject(timeout),
@@ -177,10 +164,10 @@ describe('idempotent retries', () => {
 
     // End to end: a retry past the lease takes the claim over, its answer is lost, and it still stores the message once.
     const room = await createRoom({ rooms }, 'alice', 'takeover');
-    const dead = faulty({ reserveSeq: async () => Promise.reject(new Error('crashed before reserving')) });
+    const dead = faultyChannels({ reserveSeq: async () => Promise.reject(new Error('crashed before reserving')) });
     const input = { roomId: room.roomId, userId: 'alice', text: 'hi', clientMessageId: 'c-take' };
     await expect(sendMessage({ rooms, channels: dead, publisher }, input)).rejects.toThrow(/crashed/);
-    const lostAnswer = faulty({
+    const lostAnswer = faultyChannels({
       takeOverClaim: async (c, k, e, at, attempt) => (await channels.takeOverClaim(c, k, e, at, attempt)) && channels.takeOverClaim(c, k, e, at, attempt),
     });
     const retry = await sendMessage({ rooms, channels: lostAnswer, publisher, now: later(60_000) }, input);

@@ -6,7 +6,7 @@ import { append, GAP_EVENT, GAP_HEAL_AFTER_MS, read } from '../../functions/doma
 import { listMessages, sendMessage, type MessageDeps } from '../../functions/domain/messages.js';
 import type { ChannelStore, LogEntry, Publisher } from '../../functions/domain/ports.js';
 import { addMember, createRoom } from '../../functions/domain/rooms.js';
-import { startStores, type Stores, domainError } from '../helpers/stores.js';
+import { startStores, type Stores, domainError, faulty } from '../helpers/stores.js';
 
 let rooms: DynamoRoomStore;
 let channels: DynamoChannelStore;
@@ -35,21 +35,7 @@ async function roomWith(owner: string, ...members: string[]): Promise<string> {
 }
 
 
-/** The real store with one step made to fail, as a crash or a lost response would. */
-function faulty(overrides: Partial<ChannelStore>): ChannelStore {
-  const real = channels;
-  return {
-    reserveSeq: (c, n) => real.reserveSeq(c, n),
-    head: (c) => real.head(c),
-    putEntry: (e) => real.putEntry(e),
-    getEntry: (c, s) => real.getEntry(c, s),
-    listEntries: (c, a, l) => real.listEntries(c, a, l),
-    claim: (c, k, cl) => real.claim(c, k, cl),
-    recordClaimSeq: (c, k, at, s, r) => real.recordClaimSeq(c, k, at, s, r),
-    takeOverClaim: (c, k, e, at, attempt) => real.takeOverClaim(c, k, e, at, attempt),
-    ...overrides,
-  };
-}
+const faultyChannels = (overrides: Partial<ChannelStore>) => faulty(channels, overrides);
 
 const isMessage = (e: LogEntry) => e.event !== GAP_EVENT;
 
@@ -101,7 +87,7 @@ describe('gap healing', () => {
     const roomId = await roomWith('alice');
     const channel = `room:${roomId}`;
     // Before the slow writer's put lands, a reader past the bound fills its seq.
-    const slow = faulty({
+    const slow = faultyChannels({
       putEntry: async (entry) => {
         if (isMessage(entry)) await read({ channels, now: later(PAST_BOUND) }, channel, 0, 10);
         return channels.putEntry(entry);
@@ -119,7 +105,7 @@ describe('gap healing', () => {
 
   it('a put whose response was lost is settled in place: stored, answered once', async () => {
     const roomId = await roomWith('alice');
-    const lost = faulty({
+    const lost = faultyChannels({
       putEntry: async (entry) => {
         const stored = await channels.putEntry(entry);
         if (isMessage(entry)) throw new Error('socket hang up');
@@ -133,7 +119,7 @@ describe('gap healing', () => {
 
   it('a put that failed before reaching the table is closed with a tombstone at once and reported "not stored"', async () => {
     const roomId = await roomWith('alice');
-    const failing = faulty({
+    const failing = faultyChannels({
       putEntry: async (entry) => {
         if (isMessage(entry)) throw new Error('connect ETIMEDOUT');
         return channels.putEntry(entry);
@@ -147,7 +133,7 @@ describe('gap healing', () => {
 
   it('a writer that died with its seq recorded on the claim: retries wait until the bound, then store the message once', async () => {
     const roomId = await roomWith('alice');
-    const dead = faulty({
+    const dead = faultyChannels({
       putEntry: async () => {
         throw new Error('function timed out');
       },
@@ -166,7 +152,7 @@ describe('gap healing', () => {
 
   it('a claim with no seq yet is in progress for the lease, then taken over under its entry id', async () => {
     const roomId = await roomWith('alice');
-    const stuck = faulty({
+    const stuck = faultyChannels({
       reserveSeq: async () => {
         throw new Error('crashed before reserving');
       },
