@@ -2,7 +2,7 @@
  * The Redis envelope: what functions publish and relays forward. Versioned and
  * validated by the relay before anything reaches a client.
  */
-import { MAX_CHANNEL_LENGTH } from './channels.js';
+import { MAX_CHANNEL_LENGTH, USER_ID_PATTERN } from './channels.js';
 import { EVENT_PATTERN } from './frames.js';
 import { checkJsonShape, type JsonShapeLimits } from './json-limits.js';
 import * as z from './zod.js';
@@ -43,11 +43,28 @@ export const RevokeEnvelope = z.object({
   userId: z.string().check(z.minLength(1)),
 });
 
-export const Envelope = z.discriminatedUnion('kind', [MessageEnvelope, SignalEnvelope, RevokeEnvelope]);
+/**
+ * A presence change on a `room:` or `document:` channel, published by the
+ * relay's presence script in the same atomic step as the change itself:
+ * `join` (the user's first connection anywhere in the fleet subscribed),
+ * `leave` (their last one went, or their relay died), or `reset` (this
+ * user's join or leave moved the channel across the event limit: relays send
+ * their subscribers a fresh snapshot instead of an event).
+ */
+export const PresenceEnvelope = z.object({
+  v: z.literal(ENVELOPE_VERSION),
+  kind: z.literal('presence'),
+  channel,
+  event: z.enum(['join', 'leave', 'reset']),
+  userId: z.string().check(z.regex(USER_ID_PATTERN)),
+});
+
+export const Envelope = z.discriminatedUnion('kind', [MessageEnvelope, SignalEnvelope, RevokeEnvelope, PresenceEnvelope]);
 export type Envelope = z.infer<typeof Envelope>;
 export type MessageEnvelope = z.infer<typeof MessageEnvelope>;
 export type SignalEnvelope = z.infer<typeof SignalEnvelope>;
 export type RevokeEnvelope = z.infer<typeof RevokeEnvelope>;
+export type PresenceEnvelope = z.infer<typeof PresenceEnvelope>;
 
 /**
  * Shape bounds of an envelope, checked before it is parsed: far above what

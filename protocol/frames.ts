@@ -70,12 +70,25 @@ export const MessageFrame = z.object({
 });
 /** An ephemeral signal from another connection (never echoed to its sender). */
 export const SignalPushFrame = z.object({ type: z.literal('signal'), channel, event: z.string(), userId: z.string(), data: z.unknown() });
+/**
+ * Who is present on a `room:` or `document:` channel: the reply to the
+ * `presence` command (with its `ref`), and the snapshot a subscriber gets right
+ * after `subscribed` or when the relay asks it to start over (no `ref`: replace
+ * the member set). `members` is sorted by `userId` and holds at most the event
+ * limit of users; `total` counts every present user (more than `members.length`:
+ * the list was cut). `connections` is how many connections the user has there.
+ */
 export const PresenceReplyFrame = z.object({
   type: z.literal('presence'),
   channel,
-  members: z.array(z.object({ userId: z.string(), connections: z.int().check(z.positive()) })),
+  members: z.array(z.object({ userId: z.string(), connections: z.optional(z.int().check(z.positive())) })),
+  total: z.optional(z.int().check(z.nonnegative())),
   ref,
 });
+/** A user's first connection anywhere in the fleet subscribed to a presence channel. */
+export const JoinFrame = z.object({ type: z.literal('join'), channel, userId: z.string() });
+/** A user's last connection left a presence channel (unsubscribe, close, revoke), or their relay died. */
+export const LeaveFrame = z.object({ type: z.literal('leave'), channel, userId: z.string() });
 /** The relay lost its broker connection for a while: fetch history after your last seq. */
 export const ResyncFrame = z.object({ type: z.literal('resync'), channel });
 export const PongFrame = z.object({ type: z.literal('pong'), ref });
@@ -90,6 +103,8 @@ export const ServerFrame = z.discriminatedUnion('type', [
   MessageFrame,
   SignalPushFrame,
   PresenceReplyFrame,
+  JoinFrame,
+  LeaveFrame,
   ResyncFrame,
   PongFrame,
   ErrorFrame,

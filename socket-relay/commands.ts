@@ -24,6 +24,8 @@ import type { Connection } from './connection.js';
 import type { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Presence } from './presence.js';
+import { hasPresence } from './presence-rules.js';
+import { snapshotFrame, type PresenceSnapshots } from './presence-snapshots.js';
 import { TokenBucket } from './token-bucket.js';
 import { withTimeout } from '../shared/with-timeout.js';
 
@@ -32,6 +34,8 @@ export interface CommandContext {
   access: ChannelAccess;
   publisher: Publisher;
   presence: Presence;
+  /** Sends new subscribers of presence channels their member snapshot. */
+  snapshots: PresenceSnapshots;
   /** The same verifier (and rules) as the `auth` frame's; `refresh` uses it. */
   verifyToken: TokenVerifier;
   logger: Logger;
@@ -137,6 +141,7 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
     return sendError(ctx, connection, ref, ErrorCode.RateLimited, 'Too many subscribes for this user; retry in a second');
   }
   const startedAt = Date.now();
+  const withPresence = hasPresence(channel);
   let decision;
   try {
     decision = await ctx.access.check(connection.userId, channel);
@@ -147,7 +152,7 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
   if (!decision.allowed) return sendError(ctx, connection, ref, decision.code, decision.message);
   if (connection.closed) return;
   try {
-    const becameActive = await withTimeout(ctx.hub.add(connection, channel), BROKER_TIMEOUT_MS, `broker did not answer within ${BROKER_TIMEOUT_MS} ms`);
+    const becameActive = await withTimeout(ctx.hub.add(connection, channel, { holdPresence: withPresence }), BROKER_TIMEOUT_MS, `broker did not answer within ${BROKER_TIMEOUT_MS} ms`);
     // A revoke published before the broker subscription was active was not seen: check again.
     const recheck = becameActive ? await ctx.access.check(connection.userId, channel) : { allowed: true };
     if (!recheck.allowed || ctx.hub.revokedSince(channel, connection.userId, startedAt)) {
@@ -169,6 +174,7 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
     return sendError(ctx, connection, ref, ErrorCode.Forbidden, `Access to ${channel} was revoked`);
   }
   connection.send({ type: 'subscribed', channel, ...(ref !== undefined && { ref }) });
+  if (withPresence) await ctx.snapshots.sendInitial(connection, channel);
 }
 
 async function unsubscribe(ctx: CommandContext, connection: Connection, channel: string, ref: Ref): Promise<void> {
@@ -217,9 +223,15 @@ async function presence(ctx: CommandContext, connection: Connection, channel: st
   if (!connection.subscriptions.has(channel)) {
     return sendError(ctx, connection, ref, ErrorCode.NotSubscribed, 'Subscribe to a channel before asking who is present');
   }
+  if (!hasPresence(channel)) {
+    return sendError(ctx, connection, ref, ErrorCode.BadRequest, 'Presence exists on room: and document: channels only');
+  }
+  // A read of up to the event limit of members: it spends the user's subscribe budget.
+  if (!connection.takeSubscribe()) {
+    return sendError(ctx, connection, ref, ErrorCode.RateLimited, 'Too many subscribes and presence queries for this user; retry in a second');
+  }
   try {
-    const members = await ctx.presence.list(channel);
-    connection.send({ type: 'presence', channel, members, ...(ref !== undefined && { ref }) });
+    connection.send(snapshotFrame(channel, await ctx.presence.snapshot(channel), ref));
   } catch (err) {
     ctx.logger.warn({ err, channel }, 'presence lookup failed');
     sendError(ctx, connection, ref, ErrorCode.Unavailable, 'Presence is unavailable right now; retry');

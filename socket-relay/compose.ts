@@ -18,9 +18,11 @@ import { createTokenVerifier } from '../shared/token-verifier.js';
 import { AccessRecheck } from './access-recheck.js';
 import type { RelayConfig } from './config.js';
 import { startEmfMetrics } from './emf-metrics.js';
-import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { countPresence, createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { MemoryPresence } from './memory-presence.js';
 import { DynamoMembershipBatchReader } from './membership-batch.js';
-import { MemoryPresence, RedisPresence, type Presence } from './presence.js';
+import { RedisPresence, type Presence, type PresenceCounts } from './presence.js';
+import { hasPresence } from './presence-rules.js';
 import { resyncAfterBrokerGap } from './resync.js';
 import { createRelay, type Relay } from './server.js';
 
@@ -35,7 +37,8 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
   const metrics = createRelayMetrics();
   let broker: Broker;
   let brokerHealthy: () => boolean = () => true;
-  let presence: Presence = new MemoryPresence();
+  let presence: Presence | undefined;
+  const onCounts = (counts: PresenceCounts) => countPresence(metrics, counts);
   /** Broker outages since the last EMF line (the alarmed metric). */
   let redisOutages = 0;
   // Set once the relay exists: the broker's `resubscribed` ends an outage.
@@ -76,6 +79,8 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
       connection: redis.connection,
       logger,
       onError: (op) => metrics.presenceErrors.inc({ op }),
+      onCounts,
+      eventLimit: config.PRESENCE_EVENT_LIMIT,
     });
     // Connect now rather than on the first subscribe; clients are served meanwhile.
     redis.ready().catch((err: unknown) => logger.warn({ err }, 'redis not ready yet; subscribes will wait for it'));
@@ -83,6 +88,15 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
     logger.warn('REDIS_URL is not set: using the in-process broker, so run a single relay only');
     broker = new MemoryBroker();
   }
+  // One relay on the in-process broker: presence is this process's, its events go through the broker.
+  presence ??= new MemoryPresence(broker, {
+    eventLimit: config.PRESENCE_EVENT_LIMIT,
+    onCounts,
+    onError: (op, err) => {
+      metrics.presenceErrors.inc({ op });
+      logger.warn({ err, op }, 'presence event publish failed');
+    },
+  });
 
   const db = createDynamoClient({ endpoint: config.DYNAMODB_ENDPOINT });
   const access = channelAccess({ memberships: new DynamoMembershipReader(db, config.MEMBERSHIPS_TABLE) });
@@ -134,6 +148,8 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
   recheck.start();
 
   afterOutage = () => {
+    // Presence events of the gap were lost too: every presence channel's subscribers start over.
+    for (const channel of relay.hub.channelNames()) if (hasPresence(channel)) relay.snapshots.refresh(channel);
     void resyncAfterBrokerGap(relay.hub, recheck).then(
       ({ notified, checked, revoked }) => logger.info({ notified, checked, revoked }, 'resynced subscriptions after a Redis outage'),
       (err) => logger.error({ err }, 'resync after a Redis outage failed'),

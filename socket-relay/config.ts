@@ -80,6 +80,11 @@ const Env = z.object({
    * without the revoke reaching this relay loses live delivery within this plus two passes.
    */
   ACCESS_RECHECK_MS: int(25_000, 1000),
+  /**
+   * Present users above which a presence channel gets no join/leave events (snapshots are cut
+   * to this many members plus `total`). Must be the same on every relay of a fleet.
+   */
+  PRESENCE_EVENT_LIMIT: int(500, 1, 10_000),
   /** On SIGTERM: stop accepting, tell clients 1012, wait at most this long. */
   DRAIN_TIMEOUT_MS: int(10_000, 0),
   /** When set, one CloudWatch embedded-metric line a minute (connections, Redis outages, Redis down) for scaling and alarms. */

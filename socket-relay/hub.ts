@@ -18,7 +18,16 @@ interface ChannelState {
   /** Settles when the broker subscription is active. */
   ready: Promise<void>;
   active: boolean;
+  /**
+   * Subscribers waiting for their presence snapshot: join/leave frames for
+   * them wait here and follow the snapshot (null: more than MAX_HELD_FRAMES
+   * came, so they were dropped and a newer snapshot is needed).
+   */
+  held: Map<Connection, SharedFrame[] | null>;
 }
+
+/** Presence frames held for one subscriber while its snapshot is read. */
+const MAX_HELD_FRAMES = 256;
 
 /** How long revocations are remembered, to close the race with an in-flight subscribe. */
 const REVOCATION_MEMORY_MS = 60_000;
@@ -33,6 +42,8 @@ export class Hub {
     private readonly metrics?: RelayMetrics,
     /** Told when a revoke removed a connection from a channel (presence cleanup). */
     private readonly onRevoked: (connection: Connection, channel: string) => void = () => {},
+    /** Told when a channel's presence crossed the event limit: its subscribers need a fresh snapshot. */
+    private readonly onPresenceReset: (channel: string) => void = () => {},
   ) {
     broker.onMessage((channel, payload) => {
       // One bad envelope is counted and dropped; it never reaches the broker's
@@ -52,10 +63,10 @@ export class Hub {
    * active as this call began: a revoke published before it became active was
    * not seen here, so the caller must check access again.
    */
-  async add(connection: Connection, channel: string): Promise<boolean> {
+  async add(connection: Connection, channel: string, options: { holdPresence?: boolean } = {}): Promise<boolean> {
     let state = this.channels.get(channel);
     if (!state) {
-      const created: ChannelState = { members: new Map(), ready: Promise.resolve(), active: false };
+      const created: ChannelState = { members: new Map(), ready: Promise.resolve(), active: false, held: new Map() };
       created.ready = this.broker.subscribe(channel).then(() => {
         created.active = true;
       });
@@ -64,7 +75,11 @@ export class Hub {
       this.metrics?.channels.set(this.channels.size);
     }
     const wasActive = state.active;
-    if (!state.members.has(connection)) state.members.set(connection, Date.now());
+    if (!state.members.has(connection)) {
+      state.members.set(connection, Date.now());
+      // Before the broker subscription is active: no event after it can slip past the snapshot.
+      if (options.holdPresence) state.held.set(connection, []);
+    }
     connection.subscriptions.add(channel);
     try {
       await state.ready;
@@ -80,6 +95,7 @@ export class Hub {
     const had = connection.subscriptions.delete(channel);
     const state = this.channels.get(channel);
     if (!state?.members.delete(connection)) return had;
+    state.held.delete(connection);
     if (state.members.size === 0) {
       this.channels.delete(channel);
       this.metrics?.channels.set(this.channels.size);
@@ -97,6 +113,36 @@ export class Hub {
     this.remove(connection, channel);
     this.onRevoked(connection, channel);
     connection.send({ type: 'unsubscribed', channel, reason: 'access_revoked' });
+  }
+
+  /**
+   * Ends the hold on `connection`'s presence frames for `channel` (its snapshot
+   * was sent) and sends what was held. Returns false, holding on with an
+   * empty buffer, when frames were dropped and a newer snapshot is needed;
+   * `force` ends the hold anyway.
+   */
+  releasePresence(connection: Connection, channel: string, force = false): boolean {
+    const held = this.channels.get(channel)?.held;
+    const frames = held?.get(connection);
+    if (!held || frames === undefined) return true;
+    if (frames === null && !force) {
+      held.set(connection, []);
+      return false;
+    }
+    held.delete(connection);
+    for (const frame of frames ?? []) connection.sendRaw(frame);
+    return true;
+  }
+
+  /** Local subscribers of `channel` not waiting for their first snapshot. */
+  presenceAudience(channel: string): Connection[] {
+    const state = this.channels.get(channel);
+    return state ? [...state.members.keys()].filter((c) => !state.held.has(c)) : [];
+  }
+
+  /** Channels with local subscribers. */
+  channelNames(): string[] {
+    return [...this.channels.keys()];
   }
 
   /** Whether `userId` lost access to `channel` at or after `since` (epoch ms). */
@@ -141,12 +187,32 @@ export class Hub {
       byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
     }
     if (envelope.kind === 'revoke') return this.revoke(state, envelope);
+    if (envelope.kind === 'presence') return this.presence(state, envelope);
     const frame = frameOf(envelope);
     const origin = envelope.kind === 'signal' ? envelope.origin : undefined;
     let delivered = 0;
     for (const connection of state.members.keys()) {
       if (connection.id === origin) continue;
       if (connection.sendRaw(frame)) delivered++;
+    }
+    this.metrics?.deliveries.inc(delivered);
+    if (this.metrics) this.metrics.totals.deliveries += delivered;
+  }
+
+  private presence(state: ChannelState, envelope: Extract<Envelope, { kind: 'presence' }>): void {
+    if (envelope.event === 'reset') return this.onPresenceReset(envelope.channel);
+    const frame = new SharedFrame(JSON.stringify({ type: envelope.event, channel: envelope.channel, userId: envelope.userId }));
+    let delivered = 0;
+    for (const connection of state.members.keys()) {
+      const held = state.held.get(connection);
+      if (held === undefined) {
+        if (connection.sendRaw(frame)) delivered++;
+      } else if (held !== null) {
+        // Its own join: the snapshot, read after it, already holds the user.
+        if (envelope.event === 'join' && envelope.userId === connection.userId) continue;
+        if (held.length < MAX_HELD_FRAMES) held.push(frame);
+        else state.held.set(connection, null);
+      }
     }
     this.metrics?.deliveries.inc(delivered);
     if (this.metrics) this.metrics.totals.deliveries += delivered;
@@ -163,7 +229,7 @@ export class Hub {
 }
 
 /** The client frame for a broker envelope, serialized once per message. */
-function frameOf(envelope: Exclude<Envelope, { kind: 'revoke' }>): SharedFrame {
+function frameOf(envelope: Extract<Envelope, { kind: 'message' | 'signal' }>): SharedFrame {
   if (envelope.kind === 'message') {
     const { channel, seq, id, event, data, ts } = envelope;
     return new SharedFrame(JSON.stringify({ type: 'message', channel, seq, id, event, data, ts }));

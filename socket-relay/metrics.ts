@@ -3,6 +3,7 @@
  * path are incremented once per message, not once per delivery.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PresenceCounts } from './presence.js';
 
 export function createRelayMetrics() {
   const registry = new Registry();
@@ -59,6 +60,17 @@ export function createRelayMetrics() {
       labelNames: ['op'] as const,
       registers: [registry],
     }),
+    presenceEvents: new Counter({
+      name: 'relay_presence_events_total',
+      help: 'Presence events this relay\'s changes published or suppressed (above the event limit), by event',
+      labelNames: ['event', 'outcome'] as const,
+      registers: [registry],
+    }),
+    presenceSwept: new Counter({
+      name: 'relay_presence_swept_total',
+      help: 'Expired presence entries (of a relay that stopped rewriting them) this relay removed',
+      registers: [registry],
+    }),
     accessRechecks: new Counter({
       name: 'relay_access_recheck_total',
       help: 'Periodic or after-outage access re-check outcomes: subscriptions revoked, (channel, user) checks failed',
@@ -72,6 +84,17 @@ export function createRelayMetrics() {
     totals: { deliveries: 0, envelopesByChannelKind: new Map<string, number>() },
   };
   return m;
+}
+
+/** Adds one presence script run's outcome to the counters. */
+export function countPresence(metrics: RelayMetrics, counts: PresenceCounts): void {
+  const add = (event: string, outcome: string, n: number) => n > 0 && metrics.presenceEvents.inc({ event, outcome }, n);
+  add('join', 'published', counts.joins);
+  add('leave', 'published', counts.leaves);
+  add('reset', 'published', counts.resets);
+  add('join', 'suppressed', counts.suppressedJoins);
+  add('leave', 'suppressed', counts.suppressedLeaves);
+  if (counts.swept > 0) metrics.presenceSwept.inc(counts.swept);
 }
 
 export type RelayMetrics = ReturnType<typeof createRelayMetrics>;

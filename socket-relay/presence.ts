@@ -1,56 +1,49 @@
 /**
- * Who is present on a channel, across the relay fleet. Presence is
- * ephemeral: with Redis, each (user, connection) is a sorted-set member whose
- * score is its expiry; the owning relay refreshes its entries, so a relay
- * that dies simply stops refreshing and its entries age out.
+ * Who is present on a channel, across the relay fleet, and the join/leave
+ * events that announce changes. With Redis, each (user, connection) is an
+ * entry in a sorted set scored by its expiry, and a hash counts each user's
+ * entries: a user is present once however many tabs and relays they use.
+ * Every change runs in one Lua script (presence-scripts.ts) that also
+ * publishes the event, so events are exact under races between relays.
+ *
+ * The owning relay rewrites its entries every heartbeat; the same script run
+ * sweeps expired entries, so a relay that dies stops rewriting and a live one
+ * holding the channel removes its entries and announces the leaves (bound:
+ * presence-rules.ts). Keys live two TTLs past the last write, so channels no
+ * live relay holds any more vanish from Redis on their own.
  */
-import type { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis, Result } from 'ioredis';
 import type { Logger } from 'pino';
 import { connectCommandClient, type RedisConnection } from '../broker/redis-connection.js';
 import type { Connection } from './connection.js';
+import { DEFAULT_PRESENCE_EVENT_LIMIT, hasPresence, PRESENCE_HEARTBEAT_MS, PRESENCE_TTL_MS } from './presence-rules.js';
+import { ENTRY_SEPARATOR, SNAPSHOT_LUA, UPDATE_LUA, updateCounts, type UpdateCounts } from './presence-scripts.js';
 
 export interface PresenceMember {
   userId: string;
+  /** The user's connections on the channel (entries not yet expired or swept). */
   connections: number;
 }
 
+export interface PresenceSnapshot {
+  /** Sorted by userId; at most the event limit of them. */
+  members: PresenceMember[];
+  /** Every present user. */
+  total: number;
+}
+
 export interface Presence {
+  /** Records `connection` on a presence channel (others are ignored); announces the user's first. Best-effort. */
   join(channel: string, connection: Connection): Promise<void>;
+  /** Removes it; announces the user's last. Best-effort. */
   leave(channel: string, connection: Connection): Promise<void>;
-  list(channel: string): Promise<PresenceMember[]>;
+  /** Who is present; throws when the store cannot answer. */
+  snapshot(channel: string): Promise<PresenceSnapshot>;
   close(): Promise<void>;
 }
 
-function tally(userIds: Iterable<string>): PresenceMember[] {
-  const counts = new Map<string, number>();
-  for (const userId of userIds) counts.set(userId, (counts.get(userId) ?? 0) + 1);
-  return [...counts].map(([userId, connections]) => ({ userId, connections })).sort((a, b) => a.userId.localeCompare(b.userId));
-}
-
-/** Presence within one process (the embedded single-relay mode). */
-export class MemoryPresence implements Presence {
-  private readonly channels = new Map<string, Set<Connection>>();
-
-  async join(channel: string, connection: Connection): Promise<void> {
-    let set = this.channels.get(channel);
-    if (!set) this.channels.set(channel, (set = new Set()));
-    set.add(connection);
-  }
-
-  async leave(channel: string, connection: Connection): Promise<void> {
-    const set = this.channels.get(channel);
-    set?.delete(connection);
-    if (set?.size === 0) this.channels.delete(channel);
-  }
-
-  async list(channel: string): Promise<PresenceMember[]> {
-    return tally([...(this.channels.get(channel) ?? [])].map((c) => c.userId));
-  }
-
-  async close(): Promise<void> {
-    this.channels.clear();
-  }
-}
+export type PresenceOp = 'join' | 'leave' | 'list' | 'refresh' | 'connection';
+export type PresenceCounts = UpdateCounts;
 
 export interface RedisPresenceOptions {
   /** The broker's connection settings (URL, TLS, password, cluster): presence connects alike. */
@@ -58,84 +51,111 @@ export interface RedisPresenceOptions {
   logger: Logger;
   /** Counts each failed presence operation (the relay's `relay_presence_errors_total`). */
   onError?: (op: PresenceOp) => void;
-  /** How long an entry lives without a refresh. @default 60000 */
+  /** What each script run announced, suppressed and swept (the relay's presence metrics). */
+  onCounts?: (counts: PresenceCounts) => void;
+  /** How long an entry lives without a rewrite. @default PRESENCE_TTL_MS (15 s) */
   ttlMs?: number;
+  /** How often this relay rewrites its entries and sweeps expired ones. @default PRESENCE_HEARTBEAT_MS, or ttl/3 with a custom TTL */
+  heartbeatMs?: number;
+  /** Present users above which no join/leave is published; the same on every relay. @default 500 */
+  eventLimit?: number;
 }
 
-export type PresenceOp = 'join' | 'leave' | 'list' | 'refresh' | 'connection';
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    presenceUpdate(entriesKey: string, usersKey: string, ...args: Array<string | number>): Result<unknown, Context>;
+    presenceSnapshot(usersKey: string, limit: number): Result<unknown, Context>;
+  }
+}
 
-const SEPARATOR = '\n';
-/** Redis Cluster: each channel's set lives on the shard owning its `{channel}` hash tag. */
-const key = (channel: string) => `presence:{${channel}}`;
+/** Redis Cluster: both keys of a channel live on the shard owning its `{channel}` hash tag. */
+const entriesKey = (channel: string) => `presence:{${channel}}`;
+const usersKey = (channel: string) => `presence:{${channel}}:users`;
+const entryOf = (connection: Connection) => `${connection.userId}${ENTRY_SEPARATOR}${connection.id}`;
+/** Entries per script run: one run blocks Redis for its duration. */
+const ENTRIES_PER_RUN = 500;
 
 export class RedisPresence implements Presence {
   private readonly redis: Promise<Redis | Cluster>;
   private readonly ttlMs: number;
-  /** This relay's entries, refreshed every ttl/3. */
-  private readonly local = new Map<string, Set<Connection>>();
+  private readonly eventLimit: number;
+  private readonly publishCommand: 'PUBLISH' | 'SPUBLISH';
+  /** This relay's entries (`userId\nconnectionId`) per channel, rewritten every heartbeat. */
+  private readonly local = new Map<string, Set<string>>();
   private readonly timer: NodeJS.Timeout;
   /** Set after a failure is logged: further ones go to debug until an operation succeeds. */
   private failing = false;
 
   constructor(private readonly options: RedisPresenceOptions) {
+    this.ttlMs = options.ttlMs ?? PRESENCE_TTL_MS;
+    this.eventLimit = options.eventLimit ?? DEFAULT_PRESENCE_EVENT_LIMIT;
+    // The relays subscribe with SSUBSCRIBE on a cluster (broker/redis-cluster.ts).
+    this.publishCommand = options.connection.cluster ? 'SPUBLISH' : 'PUBLISH';
     this.redis = connectCommandClient(options.connection, { maxRetriesPerRequest: 1 }).then((redis) => {
       redis.on('error', (err: unknown) => this.failed('connection', err));
+      // EVALSHA, falling back to EVAL once per connection when Redis does not know the script yet.
+      redis.defineCommand('presenceUpdate', { numberOfKeys: 2, lua: UPDATE_LUA });
+      redis.defineCommand('presenceSnapshot', { numberOfKeys: 1, lua: SNAPSHOT_LUA });
       return redis;
     });
-    this.ttlMs = options.ttlMs ?? 60_000;
-    this.timer = setInterval(() => void this.run('refresh', () => this.refresh()), this.ttlMs / 3);
+    const heartbeatMs = options.heartbeatMs ?? (options.ttlMs === undefined ? PRESENCE_HEARTBEAT_MS : this.ttlMs / 3);
+    this.timer = setInterval(() => void this.run('refresh', () => this.heartbeat()), heartbeatMs);
     this.timer.unref();
   }
 
   /**
    * Join and leave are best-effort (a lost entry ages out, a missing one comes
-   * back with the next refresh): failures are counted and logged, not thrown.
+   * back with the next heartbeat): failures are counted and logged, not thrown.
    */
   async join(channel: string, connection: Connection): Promise<void> {
+    if (!hasPresence(channel)) return;
+    const entry = entryOf(connection);
     let set = this.local.get(channel);
     if (!set) this.local.set(channel, (set = new Set()));
-    set.add(connection);
-    await this.run('join', async (redis) => {
-      execOrThrow(await redis.multi().zadd(key(channel), Date.now() + this.ttlMs, member(connection)).pexpire(key(channel), this.ttlMs * 2).exec());
-    });
+    set.add(entry);
+    await this.run('join', (redis) => this.update(redis, channel, 'add', [entry]));
   }
 
   async leave(channel: string, connection: Connection): Promise<void> {
+    const entry = entryOf(connection);
     const set = this.local.get(channel);
-    set?.delete(connection);
-    if (set?.size === 0) this.local.delete(channel);
-    await this.run('leave', (redis) => redis.zrem(key(channel), member(connection)));
+    if (!set?.delete(entry)) return;
+    if (set.size === 0) this.local.delete(channel);
+    await this.run('leave', (redis) => this.update(redis, channel, 'remove', [entry]));
   }
 
   /** Throws when Redis cannot answer (the caller tells the client to retry); counted and logged too. */
-  async list(channel: string): Promise<PresenceMember[]> {
-    const now = Date.now();
+  async snapshot(channel: string): Promise<PresenceSnapshot> {
     try {
-      const redis = await this.redis;
-      const [, live] = await Promise.all([
-        redis.zremrangebyscore(key(channel), '-inf', now),
-        redis.zrangebyscore(key(channel), now, '+inf'),
-      ]);
+      const reply = await (await this.redis).presenceSnapshot(usersKey(channel), this.eventLimit);
       this.failing = false;
-      return tally(live.map((m) => m.slice(0, m.indexOf(SEPARATOR))));
+      return parseSnapshot(reply);
     } catch (err) {
       this.failed('list', err);
       throw err;
     }
   }
 
-  /**
-   * Writes this relay's entries again now, rather than at the next refresh: after a
-   * Redis outage (the broker's `resubscribed`) a restarted or failed-over Redis may
-   * have lost them.
-   */
-  restore(): Promise<void> {
-    return this.run('refresh', () => this.refresh());
+  async list(channel: string): Promise<PresenceMember[]> {
+    return (await this.snapshot(channel)).members;
   }
 
+  /**
+   * Writes this relay's entries again now, rather than at the next heartbeat:
+   * after a Redis outage (the broker's `resubscribed`) a restarted or
+   * failed-over Redis may have lost them (their joins are announced again).
+   */
+  restore(): Promise<void> {
+    return this.run('refresh', () => this.heartbeat());
+  }
+
+  /** Removes this relay's remaining entries (announcing the leaves), then disconnects. */
   async close(): Promise<void> {
     clearInterval(this.timer);
     const redis = await this.redis;
+    const remaining = [...this.local].map(([channel, entries]): [string, string[]] => [channel, [...entries]]);
+    this.local.clear();
+    await Promise.all(remaining.map(([channel, entries]) => this.run('leave', () => this.updateAll(redis, channel, 'remove', entries))));
     await redis.quit().catch(() => redis.disconnect());
   }
 
@@ -156,30 +176,40 @@ export class RedisPresence implements Presence {
     this.options.logger[level]({ err, op }, 'presence: Redis operation failed (entries may be missing until it recovers)');
   }
 
-  private async refresh(): Promise<void> {
+  /**
+   * Rewrites every local entry (sweeping each channel on the way). The entries
+   * are read and the scripts sent in one synchronous step: a leave after this
+   * point is sent after them, so a rewrite never brings back an entry that left.
+   */
+  private async heartbeat(): Promise<void> {
     if (this.local.size === 0) return;
     const redis = await this.redis;
-    const expiry = Date.now() + this.ttlMs;
-    // One transaction per channel: its keys share a slot, which Redis Cluster requires.
     await Promise.all(
-      [...this.local].map(async ([channel, connections]) =>
-        execOrThrow(
-          await redis
-            .multi()
-            .zadd(key(channel), ...[...connections].flatMap((c) => [expiry, member(c)]))
-            .pexpire(key(channel), this.ttlMs * 2)
-            .exec(),
-        ),
-      ),
+      [...this.local].map(([channel, entries]) => this.updateAll(redis, channel, 'add', [...entries])),
     );
+  }
+
+  private updateAll(redis: Redis | Cluster, channel: string, op: 'add' | 'remove', entries: string[]): Promise<unknown> {
+    const runs: Promise<void>[] = [];
+    for (let i = 0; i < entries.length; i += ENTRIES_PER_RUN) runs.push(this.update(redis, channel, op, entries.slice(i, i + ENTRIES_PER_RUN)));
+    return Promise.all(runs);
+  }
+
+  private async update(redis: Redis | Cluster, channel: string, op: 'add' | 'remove', entries: string[]): Promise<void> {
+    const reply = await redis.presenceUpdate(entriesKey(channel), usersKey(channel), channel, this.publishCommand, this.eventLimit, this.ttlMs, op, ...entries);
+    this.options.onCounts?.(updateCounts(reply));
   }
 }
 
-/** A transaction's replies carry each command's error instead of rejecting: surface the first. */
-function execOrThrow(replies: [Error | null, unknown][] | null): void {
-  if (replies === null) throw new Error('presence transaction was discarded');
-  const failed = replies.find(([err]) => err);
-  if (failed) throw failed[0];
+/** The snapshot script's reply `[total, [userId, entries, …]]`, sorted by userId. */
+function parseSnapshot(reply: unknown): PresenceSnapshot {
+  const [total, flat] = Array.isArray(reply) ? reply : [];
+  const pairs = Array.isArray(flat) ? flat : [];
+  const members: PresenceMember[] = [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    const connections = Number(pairs[i + 1]);
+    if (connections > 0) members.push({ userId: String(pairs[i]), connections });
+  }
+  members.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
+  return { members, total: typeof total === 'number' ? total : members.length };
 }
-
-const member = (connection: Connection) => `${connection.userId}${SEPARATOR}${connection.id}`;

@@ -21,7 +21,17 @@ import { closeWithGrace, rawSocketOf, WsTransport } from './ws-transport.js';
 import { Hub } from './hub.js';
 import type { RelayMetrics } from './metrics.js';
 import type { Presence } from './presence.js';
+import { PresenceSnapshots } from './presence-snapshots.js';
 import { UserBudgets, type UserBudgetLimits } from './user-budgets.js';
+
+
+/**
+ * The 1012 close reason carries a retry hint: clients reconnect at a random
+ * moment within `retryMs`, so a relay's whole population does not land on the
+ * others at once (the client SDK reads it; see docs/client.md).
+ */
+export const DRAIN_RETRY_SPREAD_MS = 3000;
+const DRAIN_CLOSE_REASON = `relay restarting; retryMs=${DRAIN_RETRY_SPREAD_MS}`;
 
 export interface RelayOptions {
   broker: Broker;
@@ -51,6 +61,8 @@ export interface RelayOptions {
 export interface Relay {
   readonly server: Server;
   readonly hub: Hub;
+  /** Fresh presence snapshots for a channel's local subscribers (after a Redis outage). */
+  readonly snapshots: PresenceSnapshots;
   listen(port: number, host?: string): Promise<AddressInfo>;
   /** Stops accepting, closes every client with 1012, waits for them (at most `timeoutMs`). */
   drain(timeoutMs: number): Promise<void>;
@@ -71,12 +83,20 @@ export function createRelay(options: RelayOptions): Relay {
   // Presence is best-effort and counts its own errors; this handler only keeps a bug from escaping.
   const leavePresence = (channel: string, connection: Connection) =>
     options.presence.leave(channel, connection).catch((err: unknown) => logger.warn({ err, channel }, 'presence leave failed'));
-  const hub = new Hub(options.broker, logger, metrics, (connection, channel) => void leavePresence(channel, connection));
+  const hub = new Hub(
+    options.broker,
+    logger,
+    metrics,
+    (connection, channel) => void leavePresence(channel, connection),
+    (channel) => snapshots.refresh(channel),
+  );
+  const snapshots = new PresenceSnapshots(hub, options.presence, logger, metrics);
   const ctx: CommandContext = {
     hub,
     access: options.access,
     publisher: options.broker,
     presence: options.presence,
+    snapshots,
     verifyToken: options.verifyToken,
     logger,
     metrics,
@@ -326,6 +346,7 @@ export function createRelay(options: RelayOptions): Relay {
   return {
     server,
     hub,
+    snapshots,
     connectionCount: () => connections.size,
     listen(port, host = '0.0.0.0') {
       return new Promise((resolve, reject) => {
@@ -338,12 +359,13 @@ export function createRelay(options: RelayOptions): Relay {
       clearInterval(heartbeat);
       clearInterval(expirySweep);
       clearInterval(budgetSweep);
+      snapshots.stop();
       server.close();
       for (const ws of wss.clients) {
         const connection = connections.get(ws);
         // Through the connection, so frames already queued for it go out before the close.
-        if (connection) connection.close(CloseCode.RelayRestarting, 'relay restarting');
-        else ws.close(CloseCode.RelayRestarting, 'relay restarting');
+        if (connection) connection.close(CloseCode.RelayRestarting, DRAIN_CLOSE_REASON);
+        else ws.close(CloseCode.RelayRestarting, DRAIN_CLOSE_REASON);
       }
       const deadline = Date.now() + timeoutMs;
       while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

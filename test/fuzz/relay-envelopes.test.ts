@@ -39,8 +39,10 @@ beforeAll(async () => {
     w.sendText(JSON.stringify({ type: 'subscribe', channel, ref: 'sub' }));
     if ((await w.waitFor((f) => f.ref === 'sub', 10_000))?.type !== 'subscribed') throw new Error(`watcher ${i} could not subscribe`);
     watchers.push(w);
-    cursors.push(w.received.length);
   }
+  // The second watcher's join reaches the first: frames from here on are the fuzzer's.
+  if (!(await watchers[0]!.waitFor((f) => f.type === 'join' && f.userId === 'fz4-w1', 10_000))) throw new Error('watcher 0 never saw watcher 1 join');
+  for (const w of watchers) cursors.push(w.received.length);
 }, 120_000);
 afterAll(async () => {
   await Promise.all((watchers ?? []).map((w) => w.close()));
@@ -48,9 +50,12 @@ afterAll(async () => {
   await fuzz?.stop();
 });
 
-/** The frame a relay builds from an envelope, as comparable text; null for a revoke (nothing to deliver). */
+/** The frame a relay builds from an envelope, as comparable text; null for a revoke or a presence reset (no frame of its own). */
 function expectedFrame(envelope: Envelope): string | null {
   if (envelope.kind === 'revoke') return null;
+  if (envelope.kind === 'presence') {
+    return envelope.event === 'reset' ? null : comparable({ type: envelope.event, channel: envelope.channel, userId: envelope.userId });
+  }
   if (envelope.kind === 'message') {
     const { channel: c, seq, id, event, data, ts } = envelope;
     return comparable({ type: 'message', channel: c, seq, id, event, data, ts });
@@ -114,7 +119,7 @@ it(`relay drops bad envelopes from Redis and delivers good ones (${plan.label})`
         if (problem) problems.push(`watcher ${i}: ${problem}`);
         const got = received.filter((r) => {
           const v = r.value as { type?: unknown; channel?: unknown };
-          return (v.type === 'message' || v.type === 'signal') && v.channel === channel;
+          return (v.type === 'message' || v.type === 'signal' || v.type === 'join' || v.type === 'leave') && v.channel === channel;
         });
         let next = 0;
         for (const r of got) {
@@ -137,7 +142,7 @@ it(`relay drops bad envelopes from Redis and delivers good ones (${plan.label})`
         }
         for (; next < expected.length; next++) {
           const e = expected[next]!;
-          if (e.recipe.p === 'envelope' && !e.recipe.mutated && e.recipe.kind !== 'revoke') {
+          if (e.recipe.p === 'envelope' && !e.recipe.mutated && expectedFrame(e.decoded!) !== null) {
             problems.push(`watcher ${i}: a valid envelope was never delivered: ${e.raw.slice(0, 200)}`);
           }
         }

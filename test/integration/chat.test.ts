@@ -389,7 +389,8 @@ describe('subscriptions', () => {
     raw.send({ type: 'ping', ref: 'p' });
     expect(await raw.next((f) => f.ref === 'early')).toMatchObject({ type: 'subscribed' });
     await raw.next((f) => f.ref === 'p');
-    expect(raw.frames.map((f) => f.type)).toEqual(['welcome', 'subscribed', 'pong']);
+    // A room has presence: its member snapshot follows `subscribed`, before the next command's reply.
+    expect(raw.frames.map((f) => f.type)).toEqual(['welcome', 'subscribed', 'presence', 'pong']);
   });
 
   it('carries signals to the other subscribers, not back to the sender, and reports presence', async () => {

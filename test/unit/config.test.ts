@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       MAX_BUFFERED_BYTES: 1024 * 1024,
       HEARTBEAT_MS: 30_000,
       ACCESS_RECHECK_MS: 25_000,
+      PRESENCE_EVENT_LIMIT: 500,
       DRAIN_TIMEOUT_MS: 10_000,
       REDIS_CLUSTER: false,
       RELAY_METRICS_SERVICE: 'townsquare-relay',

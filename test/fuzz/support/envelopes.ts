@@ -1,6 +1,6 @@
 /**
  * Redis payloads for the relay's envelope decoder: arbitrary text and JSON,
- * hostile fragments, and valid envelopes (message, signal, revoke) with
+ * hostile fragments, and valid envelopes (message, signal, revoke, presence) with
  * mutated members, as recipes rendered to the published text.
  */
 import fc from 'fast-check';
@@ -13,15 +13,19 @@ export type Member = { json: unknown } | { fragment: Fragment } | { removed: tru
 export type Payload =
   | { p: 'text'; s: string }
   | { p: 'fragment'; x: Fragment }
-  | { p: 'envelope'; kind: 'message' | 'signal' | 'revoke'; members: Array<[string, Member]>; mutated: boolean };
+  | { p: 'envelope'; kind: EnvelopeKind; members: Array<[string, Member]>; mutated: boolean };
+
+type EnvelopeKind = 'message' | 'signal' | 'revoke' | 'presence';
 
 /** Users named in revokes: never a watcher or bystander of the tests. */
 const REVOKED_USERS = ['alice', 'fz4-nobody', 'x'];
 
 const plainData = fc.jsonValue({ maxDepth: 3 });
+/** Users named in forged presence events (never a watcher: their own join/leave would look forged). */
+const PRESENCE_USERS = ['fz4-ghost', 'auth0|123', 'a.b@example.com'];
 
 /** A valid envelope of each kind, as members in a plain object. */
-function validMembers(channel: string): fc.Arbitrary<{ kind: 'message' | 'signal' | 'revoke'; members: Array<[string, Member]> }> {
+function validMembers(channel: string): fc.Arbitrary<{ kind: EnvelopeKind; members: Array<[string, Member]> }> {
   const m = (v: unknown): Member => ({ json: v });
   return fc.oneof(
     fc
@@ -54,6 +58,10 @@ function validMembers(channel: string): fc.Arbitrary<{ kind: 'message' | 'signal
       kind: 'revoke' as const,
       members: [['v', m(ENVELOPE_VERSION)], ['kind', m('revoke')], ['channel', m(channel)], ['userId', m(userId)]] as Array<[string, Member]>,
     })),
+    fc.record({ event: fc.constantFrom('join', 'leave', 'reset'), userId: fc.constantFrom(...PRESENCE_USERS) }).map(({ event, userId }) => ({
+      kind: 'presence' as const,
+      members: [['v', m(ENVELOPE_VERSION)], ['kind', m('presence')], ['channel', m(channel)], ['event', m(event)], ['userId', m(userId)]] as Array<[string, Member]>,
+    })),
   );
 }
 
@@ -63,7 +71,7 @@ const mutationArb: fc.Arbitrary<Member> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .constantFrom<unknown>(0, -1, 1.5, 2, 2 ** 53, -0, '', '1', 'message', 'signal', 'revoke', 'room:other', null, [], {}, true, 'x'.repeat(65), 'x'.repeat(200))
+      .constantFrom<unknown>(0, -1, 1.5, 2, 2 ** 53, -0, '', '1', 'message', 'signal', 'revoke', 'presence', 'join', 'leave', 'reset', 'room:other', null, [], {}, true, 'x'.repeat(65), 'x'.repeat(200))
       .map((json): Member => ({ json })),
   },
   { weight: 3, arbitrary: fragmentArb.map((fragment): Member => ({ fragment })) },
@@ -91,7 +99,7 @@ export function payloadArb(channel: string): fc.Arbitrary<Payload> {
     });
   // A valid message or signal whose `data` is deep, big or wide: what once killed every receiving relay.
   const hostileData = fc
-    .tuple(validMembers(channel).filter((v) => v.kind !== 'revoke'), jsonFragmentArb)
+    .tuple(validMembers(channel).filter((v) => v.kind === 'message' || v.kind === 'signal'), jsonFragmentArb)
     .map(([valid, fragment]): Payload => ({
       p: 'envelope',
       kind: valid.kind,

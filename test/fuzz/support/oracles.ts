@@ -2,7 +2,7 @@
  * What the relay and the API may answer to hostile input. The code tables come
  * from protocol/, so a code added there is accepted here without an edit.
  */
-import { CloseCode, ENVELOPE_VERSION, ErrorCode, MessageEnvelope, SignalEnvelope } from '../../../protocol/index.js';
+import { CloseCode, ENVELOPE_VERSION, ErrorCode, JoinFrame, LeaveFrame, MessageEnvelope, PresenceReplyFrame, SignalEnvelope } from '../../../protocol/index.js';
 import type { Ended } from './fuzz-socket.js';
 
 /** ws's own codes besides the protocol's: protocol error, invalid UTF-8, too large. */
@@ -57,6 +57,13 @@ export function serverFrameProblem(value: unknown, raw: string): string | null {
       const parsed = MessageEnvelope.safeParse({ ...rest, v: ENVELOPE_VERSION, kind: 'message' });
       return parsed.success && 'data' in rest ? null : `malformed message frame: ${raw.slice(0, 160)}`;
     }
+    case 'join':
+    case 'leave': {
+      const parsed = (type === 'join' ? JoinFrame : LeaveFrame).safeParse(value);
+      return parsed.success && Object.keys(rest).length === 2 ? null : `malformed ${type} frame: ${raw.slice(0, 160)}`;
+    }
+    case 'presence':
+      return PresenceReplyFrame.safeParse(value).success ? null : `malformed presence frame: ${raw.slice(0, 160)}`;
     default:
       return null;
   }
