@@ -2,7 +2,8 @@
  * The whole system on one machine: dynalite as DynamoDB, Redis (given, started,
  * or none), the API Gateway stand-in invoking the real handlers, and relays:
  * separate processes running the relay bundle when there is Redis, one
- * in-process relay sharing an in-memory broker when there is not.
+ * in-process relay sharing an in-memory broker when there is not; and, when
+ * asked, the demo web app's server (local/demo-server.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { processMemoryBroker } from '../broker/memory.js';
@@ -26,6 +27,8 @@ export interface StackOptions {
   buildRelay?: boolean;
   relayEnv?: Record<string, string>;
   keyFile?: string;
+  /** Serve the demo web app (with its dev-only token endpoint) on 127.0.0.1; `port` 0 picks a free one. @default false */
+  demo?: boolean | { port?: number };
   log?: (line: string) => void;
 }
 
@@ -41,6 +44,8 @@ export interface LocalStack {
   /** The environment its relays get (with REDIS_URL in Redis mode): start more relays with it. */
   relayEnv: Record<string, string>;
   issuer: DevIssuer;
+  /** The demo web app's URL, or null when the stack runs without it. */
+  demoUrl: string | null;
   mode: 'redis' | 'memory';
   stop(): Promise<void>;
 }
@@ -113,6 +118,15 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       relayUrls.push(`ws://127.0.0.1:${inProcess.port}/ws`);
     }
 
+    let demoUrl: string | null = null;
+    if (options.demo) {
+      // Loaded only when asked for: it brings esbuild in.
+      const { startDemoServer } = await import('./demo-server.js');
+      const demo = await startDemoServer({ apiUrl: api.url, relayUrls, issuer, port: options.demo === true ? 0 : options.demo.port });
+      stops.push(demo.stop);
+      demoUrl = demo.url;
+    }
+
     return {
       apiUrl: api.url,
       relayUrls,
@@ -123,6 +137,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       tables: dynamo.tables,
       relayEnv: redisUrl ? { ...relayEnv, REDIS_URL: redisUrl } : relayEnv,
       issuer,
+      demoUrl,
       mode,
       stop,
     };

@@ -17,7 +17,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SOURCE = /\.(ts|mts|mjs|js)$/;
+const SOURCE = /\.(ts|tsx|mts|mjs|js)$/;
 
 interface Edge {
   from: string;
@@ -27,7 +27,7 @@ interface Edge {
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
     const path = `${dir}/${entry.name}`;
-    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sourceFiles(path);
+    if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name === 'dist' ? [] : sourceFiles(path);
     return SOURCE.test(entry.name) ? [path] : [];
   });
 }
@@ -46,7 +46,7 @@ function importsOf(file: string): string[] {
     });
 }
 
-const FOLDERS = ['socket-relay', 'functions', 'local', 'shared', 'protocol', 'broker', 'infra'];
+const FOLDERS = ['socket-relay', 'functions', 'local', 'shared', 'protocol', 'broker', 'infra', 'client', 'demo'];
 const edges: Edge[] = FOLDERS.flatMap((dir) => sourceFiles(dir).flatMap((from) => importsOf(from).map((to) => ({ from, to }))));
 
 const topOf = (path: string) => path.split('/')[0]!;
@@ -60,6 +60,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   protocol: [],
   broker: ['protocol/'],
   infra: ['functions/routes.ts', 'shared/tables.ts'],
+  // The SDK ships on its own: it bundles the wire contract and nothing else of the server.
+  client: ['protocol/'],
+  demo: ['client/', 'protocol/'],
 };
 
 /** Every import that crosses a boundary it may not, as `from → to`. */

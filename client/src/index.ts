@@ -1,0 +1,12 @@
+/**
+ * @townsquare/client — the Townsquare SDK for browsers, React Native and Node.
+ * See docs/client.md.
+ */
+export { Townsquare, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SIGNAL_INTERVAL_MS } from './townsquare.js';
+export { Subscription, REORDER_WINDOW_MS, MAX_SIGNAL_BYTES } from './subscription.js';
+export { TownsquareError } from './errors.js';
+export { DEFAULT_MIN_DELAY_MS, DEFAULT_MAX_DELAY_MS } from './backoff.js';
+export { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_HEARTBEAT_TIMEOUT_MS } from './heartbeat.js';
+export { DEFAULT_MAX_QUEUED_SENDS } from './send-queue.js';
+export type { AppStateLike } from './environment.js';
+export type * from './types.js';

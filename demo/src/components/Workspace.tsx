@@ -1,0 +1,126 @@
+import { useCallback, useEffect, useState } from 'react';
+import { useSession } from '../context';
+import { displayName } from '../format';
+import { useRooms } from '../hooks/useRooms';
+import { ConnectionBanner } from './ConnectionPill';
+import { Icon } from './Icon';
+import { InviteDialog } from './InviteDialog';
+import { NewRoomDialog } from './NewRoomDialog';
+import { NotificationBell } from './NotificationBell';
+import { PresenceAvatars } from './PresenceAvatars';
+import { RoomView } from './RoomView';
+import { Sidebar } from './Sidebar';
+import { roomChannel } from '../../../protocol/channels.js';
+
+/** The open room lives in the URL hash (`#/rooms/r_…`), so a reload or a shared link lands in it. */
+function roomFromHash(): string | null {
+  return /^#\/rooms\/([A-Za-z0-9_-]{1,64})$/.exec(location.hash)?.[1] ?? null;
+}
+
+export function Workspace({ onSignOut }: { onSignOut: () => void }) {
+  const { client, me } = useSession();
+  const { rooms, error, refresh } = useRooms();
+  const [selected, setSelected] = useState<string | null>(roomFromHash);
+  const [dialog, setDialog] = useState<'new-room' | 'invite' | null>(null);
+  const [menuOpen, setMenuOpen] = useState(false);
+
+  useEffect(() => {
+    const onHash = () => setSelected(roomFromHash());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+
+  const open = useCallback((roomId: string) => {
+    location.hash = `#/rooms/${roomId}`;
+    setSelected(roomId);
+    setMenuOpen(false);
+  }, []);
+
+  // Open the first room when none is chosen.
+  useEffect(() => {
+    if (!selected && rooms && rooms.length > 0) open(rooms[0]!.roomId);
+  }, [rooms, selected, open]);
+
+  const room = rooms?.find((r) => r.roomId === selected) ?? null;
+
+  return (
+    <div className="app">
+      <Sidebar
+        rooms={rooms}
+        error={error}
+        selected={selected}
+        open={menuOpen}
+        onSelect={open}
+        onNewRoom={() => setDialog('new-room')}
+        onSignOut={onSignOut}
+        onClose={() => setMenuOpen(false)}
+      />
+      {menuOpen && <div className="scrim" aria-hidden="true" onClick={() => setMenuOpen(false)} />}
+      <main className="main">
+        <header className="topbar">
+          <button type="button" className="icon-button menu-button" aria-label="Open menu" onClick={() => setMenuOpen(true)}>
+            <Icon name="menu" />
+          </button>
+          <div className="topbar-title">
+            {room ? (
+              <h1 data-testid="room-title">
+                <span className="hash" aria-hidden="true">
+                  #
+                </span>
+                {room.name}
+              </h1>
+            ) : (
+              <h1>Hi, {displayName(me)}</h1>
+            )}
+          </div>
+          <div className="topbar-actions">
+            {room && <PresenceAvatars channel={roomChannel(room.roomId)} />}
+            {room && (
+              <button type="button" className="button button-secondary" onClick={() => setDialog('invite')} data-testid="invite">
+                <Icon name="userPlus" size={16} />
+                <span className="hide-narrow">Invite</span>
+              </button>
+            )}
+            <NotificationBell onOpenRoom={open} />
+          </div>
+        </header>
+        <ConnectionBanner />
+        {room ? (
+          <RoomView key={room.roomId} room={room} />
+        ) : (
+          <div className="empty">
+            <span className="empty-icon" aria-hidden="true">
+              <Icon name="chat" size={32} />
+            </span>
+            <h2>{selected && rooms ? 'That room is not one of yours' : 'Start a conversation'}</h2>
+            <p className="muted">Create a room and invite a teammate. Open another window as them to see messages, typing and presence live.</p>
+            <button type="button" className="button button-primary" onClick={() => setDialog('new-room')}>
+              <Icon name="plus" size={16} /> New room
+            </button>
+          </div>
+        )}
+      </main>
+
+      <NewRoomDialog
+        open={dialog === 'new-room'}
+        onClose={() => setDialog(null)}
+        onCreate={async (name) => {
+          const created = await client.rooms.create(name);
+          await refresh();
+          open(created.roomId);
+        }}
+      />
+      {room && (
+        <InviteDialog
+          open={dialog === 'invite'}
+          roomName={room.name}
+          me={me}
+          onClose={() => setDialog(null)}
+          onInvite={async (userId) => {
+            await client.rooms.addMember(room.roomId, userId);
+          }}
+        />
+      )}
+    </div>
+  );
+}
