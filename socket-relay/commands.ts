@@ -46,6 +46,22 @@ type Ref = string | number | undefined;
 
 /** How long a subscribe waits for the broker (e.g. Redis reconnecting) before answering `unavailable`. */
 const BROKER_TIMEOUT_MS = 5000;
+/**
+ * How long a subscribe or unsubscribe waits for its presence change, and a
+ * `presence` query for its answer: the connection's next commands wait behind
+ * them. Presence is best-effort; a change still under way goes on, in order
+ * with the channel's others.
+ */
+const PRESENCE_TIMEOUT_MS = 2000;
+
+/** Records or removes a presence entry, waiting at most PRESENCE_TIMEOUT_MS (never throws). */
+async function presenceChange(ctx: CommandContext, change: 'join' | 'leave', channel: string, connection: Connection): Promise<void> {
+  try {
+    await withTimeout(ctx.presence[change](channel, connection), PRESENCE_TIMEOUT_MS, `presence ${change} timed out`);
+  } catch (err) {
+    ctx.logger.debug({ err, channel }, 'presence change still under way; answering without waiting for it');
+  }
+}
 
 
 export function sendError(ctx: CommandContext, connection: Connection, ref: Ref, code: ErrorCode, message: string): void {
@@ -168,7 +184,7 @@ async function subscribe(ctx: CommandContext, connection: Connection, channel: s
     ctx.hub.remove(connection, channel);
     return;
   }
-  await ctx.presence.join(channel, connection);
+  await presenceChange(ctx, 'join', channel, connection);
   // A revoke may have arrived while presence was recorded; it already sent `unsubscribed`.
   if (!connection.subscriptions.has(channel)) {
     return sendError(ctx, connection, ref, ErrorCode.Forbidden, `Access to ${channel} was revoked`);
@@ -181,7 +197,7 @@ async function unsubscribe(ctx: CommandContext, connection: Connection, channel:
   if (!ctx.hub.remove(connection, channel)) {
     return sendError(ctx, connection, ref, ErrorCode.NotSubscribed, `Not subscribed to ${channel.slice(0, 80)}`);
   }
-  await ctx.presence.leave(channel, connection);
+  await presenceChange(ctx, 'leave', channel, connection);
   connection.send({ type: 'unsubscribed', channel, ...(ref !== undefined && { ref }) });
 }
 
@@ -231,7 +247,12 @@ async function presence(ctx: CommandContext, connection: Connection, channel: st
     return sendError(ctx, connection, ref, ErrorCode.RateLimited, 'Too many subscribes and presence queries for this user; retry in a second');
   }
   try {
-    connection.send(snapshotFrame(channel, await ctx.presence.snapshot(channel), ref));
+    const snapshot = await withTimeout(ctx.presence.snapshot(channel), PRESENCE_TIMEOUT_MS, 'presence lookup timed out');
+    // A revoke while it was read ended the subscription: its members are no longer this user's to see.
+    if (!connection.subscriptions.has(channel)) {
+      return sendError(ctx, connection, ref, ErrorCode.NotSubscribed, 'Subscribe to a channel before asking who is present');
+    }
+    connection.send(snapshotFrame(channel, snapshot, ref));
   } catch (err) {
     ctx.logger.warn({ err, channel }, 'presence lookup failed');
     sendError(ctx, connection, ref, ErrorCode.Unavailable, 'Presence is unavailable right now; retry');

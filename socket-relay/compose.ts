@@ -80,6 +80,7 @@ export function composeRelay(config: RelayConfig, logger: Logger, overrides: { b
       logger,
       onError: (op) => metrics.presenceErrors.inc({ op }),
       onCounts,
+      onHeartbeatSkipped: () => metrics.presenceHeartbeatSkips.inc(),
       eventLimit: config.PRESENCE_EVENT_LIMIT,
     });
     // Connect now rather than on the first subscribe; clients are served meanwhile.

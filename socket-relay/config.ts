@@ -81,8 +81,8 @@ const Env = z.object({
    */
   ACCESS_RECHECK_MS: int(25_000, 1000),
   /**
-   * Present users above which a presence channel gets no join/leave events (snapshots are cut
-   * to this many members plus `total`). Must be the same on every relay of a fleet.
+   * Present users above which a presence channel gets no join/leave events (snapshots hold
+   * this many members, picked at random, plus `total`). Must be the same on every relay of a fleet.
    */
   PRESENCE_EVENT_LIMIT: int(500, 1, 10_000),
   /** On SIGTERM: stop accepting, tell clients 1012, wait at most this long. */

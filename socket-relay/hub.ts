@@ -18,13 +18,22 @@ interface ChannelState {
   /** Settles when the broker subscription is active. */
   ready: Promise<void>;
   active: boolean;
-  /**
-   * Subscribers waiting for their presence snapshot: join/leave frames for
-   * them wait here and follow the snapshot (null: more than MAX_HELD_FRAMES
-   * came, so they were dropped and a newer snapshot is needed).
-   */
-  held: Map<Connection, SharedFrame[] | null>;
+  /** Subscribers waiting for their presence snapshot: join/leave frames for them wait here and follow it. */
+  held: Map<Connection, PresenceHold>;
 }
+
+interface PresenceHold {
+  frames: SharedFrame[];
+  /** Frames were dropped (more than MAX_HELD_FRAMES came, or a `reset`): a newer snapshot is needed. */
+  overflowed: boolean;
+  /** A `leave` of the subscriber's own user is held: a later `join` of theirs is news, not an echo. */
+  ownLeft: boolean;
+}
+
+/** How a hold ended: frames sent; or frames were lost and a newer snapshot is needed (held on) or not coming (`force`). */
+export type PresenceRelease = 'released' | 'retry' | 'lost';
+
+const newHold = (): PresenceHold => ({ frames: [], overflowed: false, ownLeft: false });
 
 /** Presence frames held for one subscriber while its snapshot is read. */
 const MAX_HELD_FRAMES = 256;
@@ -78,7 +87,7 @@ export class Hub {
     if (!state.members.has(connection)) {
       state.members.set(connection, Date.now());
       // Before the broker subscription is active: no event after it can slip past the snapshot.
-      if (options.holdPresence) state.held.set(connection, []);
+      if (options.holdPresence) state.held.set(connection, newHold());
     }
     connection.subscriptions.add(channel);
     try {
@@ -117,21 +126,25 @@ export class Hub {
 
   /**
    * Ends the hold on `connection`'s presence frames for `channel` (its snapshot
-   * was sent) and sends what was held. Returns false, holding on with an
-   * empty buffer, when frames were dropped and a newer snapshot is needed;
-   * `force` ends the hold anyway.
+   * was sent) and sends what was held. When frames were dropped, answers
+   * `retry` and holds on afresh (a newer snapshot is needed), or with `force`
+   * ends the hold anyway and answers `lost`.
    */
-  releasePresence(connection: Connection, channel: string, force = false): boolean {
+  releasePresence(connection: Connection, channel: string, force = false): PresenceRelease {
     const held = this.channels.get(channel)?.held;
-    const frames = held?.get(connection);
-    if (!held || frames === undefined) return true;
-    if (frames === null && !force) {
-      held.set(connection, []);
-      return false;
+    const hold = held?.get(connection);
+    if (!held || !hold) return 'released';
+    if (hold.overflowed) {
+      if (force) {
+        held.delete(connection);
+        return 'lost';
+      }
+      held.set(connection, newHold());
+      return 'retry';
     }
     held.delete(connection);
-    for (const frame of frames ?? []) connection.sendRaw(frame);
-    return true;
+    for (const frame of hold.frames) connection.sendRaw(frame);
+    return 'released';
   }
 
   /** Local subscribers of `channel` not waiting for their first snapshot. */
@@ -200,19 +213,27 @@ export class Hub {
   }
 
   private presence(state: ChannelState, envelope: Extract<Envelope, { kind: 'presence' }>): void {
-    if (envelope.event === 'reset') return this.onPresenceReset(envelope.channel);
+    if (envelope.event === 'reset') {
+      // A snapshot being read for a waiting subscriber may predate the reset: it must read again.
+      for (const hold of state.held.values()) dropHeld(hold);
+      return this.onPresenceReset(envelope.channel);
+    }
     const frame = new SharedFrame(JSON.stringify({ type: envelope.event, channel: envelope.channel, userId: envelope.userId }));
     let delivered = 0;
     for (const connection of state.members.keys()) {
-      const held = state.held.get(connection);
-      if (held === undefined) {
+      const hold = state.held.get(connection);
+      if (hold === undefined) {
         if (connection.sendRaw(frame)) delivered++;
-      } else if (held !== null) {
-        // Its own join: the snapshot, read after it, already holds the user.
-        if (envelope.event === 'join' && envelope.userId === connection.userId) continue;
-        if (held.length < MAX_HELD_FRAMES) held.push(frame);
-        else state.held.set(connection, null);
+        continue;
       }
+      if (hold.overflowed) continue;
+      if (envelope.userId === connection.userId) {
+        // Its own join echoes the subscribe (the snapshot, read after it, holds the user), unless the user left meanwhile.
+        if (envelope.event === 'join' && !hold.ownLeft) continue;
+        if (envelope.event === 'leave') hold.ownLeft = true;
+      }
+      if (hold.frames.length < MAX_HELD_FRAMES) hold.frames.push(frame);
+      else dropHeld(hold);
     }
     this.metrics?.deliveries.inc(delivered);
     if (this.metrics) this.metrics.totals.deliveries += delivered;
@@ -226,6 +247,11 @@ export class Hub {
       if (connection.userId === envelope.userId) this.evict(connection, envelope.channel);
     }
   }
+}
+
+function dropHeld(hold: PresenceHold): void {
+  hold.overflowed = true;
+  hold.frames = [];
 }
 
 /** The client frame for a broker envelope, serialized once per message. */

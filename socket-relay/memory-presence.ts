@@ -51,12 +51,12 @@ export class MemoryPresence implements Presence {
     await this.announce(channel, 'leave', connection.userId, users.size);
   }
 
+  /** Like Redis's: every member, or above the event limit that many picked at random (HRANDFIELD), sorted. */
   async snapshot(channel: string): Promise<PresenceSnapshot> {
     const users = this.channels.get(channel) ?? new Map<string, Set<Connection>>();
-    const members: PresenceMember[] = [...users]
+    const members: PresenceMember[] = randomPick([...users], this.eventLimit)
       .map(([userId, connections]) => ({ userId, connections: connections.size }))
-      .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
-      .slice(0, this.eventLimit);
+      .sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0));
     return { members, total: users.size };
   }
 
@@ -70,7 +70,7 @@ export class MemoryPresence implements Presence {
 
   private async announce(channel: string, change: PresenceChange, userId: string, usersAfter: number): Promise<void> {
     const event = announcement(change, usersAfter, this.eventLimit);
-    const counts = { joins: 0, leaves: 0, resets: 0, suppressedJoins: 0, suppressedLeaves: 0, swept: 0 };
+    const counts = { joins: 0, leaves: 0, resets: 0, suppressedJoins: 0, suppressedLeaves: 0, swept: 0, repaired: 0 };
     if (event === 'join') counts.joins++;
     else if (event === 'leave') counts.leaves++;
     else if (event === 'reset') counts.resets++;
@@ -83,4 +83,14 @@ export class MemoryPresence implements Presence {
       .publish(channel, encodeEnvelope({ v: ENVELOPE_VERSION, kind: 'presence', channel, event, userId }))
       .catch((err: unknown) => this.options.onError?.(change, err));
   }
+}
+
+/** `n` of `items` picked at random (all when there are no more), by a partial Fisher–Yates shuffle of `items` itself. */
+function randomPick<T>(items: T[], n: number): T[] {
+  if (items.length <= n) return items;
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (items.length - i));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items.slice(0, n);
 }

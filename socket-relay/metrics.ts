@@ -71,6 +71,21 @@ export function createRelayMetrics() {
       help: 'Expired presence entries (of a relay that stopped rewriting them) this relay removed',
       registers: [registry],
     }),
+    presenceRepairs: new Counter({
+      name: 'relay_presence_repairs_total',
+      help: 'Presence key pairs found half-evicted and dropped (subscribers re-snapshot; relays write their entries back)',
+      registers: [registry],
+    }),
+    presenceHeartbeatSkips: new Counter({
+      name: 'relay_presence_heartbeat_skips_total',
+      help: 'Presence heartbeat turns skipped because the channel\'s previous one was still running (Redis slow)',
+      registers: [registry],
+    }),
+    presenceHoldsLost: new Counter({
+      name: 'relay_presence_holds_lost_total',
+      help: 'New subscribers whose held join/leave frames still overflowed after the last snapshot attempt (a channel refresh follows)',
+      registers: [registry],
+    }),
     accessRechecks: new Counter({
       name: 'relay_access_recheck_total',
       help: 'Periodic or after-outage access re-check outcomes: subscriptions revoked, (channel, user) checks failed',
@@ -95,6 +110,7 @@ export function countPresence(metrics: RelayMetrics, counts: PresenceCounts): vo
   add('join', 'suppressed', counts.suppressedJoins);
   add('leave', 'suppressed', counts.suppressedLeaves);
   if (counts.swept > 0) metrics.presenceSwept.inc(counts.swept);
+  if (counts.repaired > 0) metrics.presenceRepairs.inc(counts.repaired);
 }
 
 export type RelayMetrics = ReturnType<typeof createRelayMetrics>;

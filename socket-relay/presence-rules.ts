@@ -15,8 +15,8 @@ export function hasPresence(channel: string): boolean {
 
 /**
  * Present users above which a channel gets no join/leave events (the snapshot
- * and the `presence` query still answer, cut to this many members plus
- * `total`). Every join reaches every subscriber, so a channel of n members
+ * and the `presence` query still answer, with this many members picked at
+ * random plus `total`). Every join reaches every subscriber, so a channel of n members
  * filling up costs n² frames; at 500 that is 250,000 frames, beyond it the
  * fan-out of a join storm outgrows what a member list on screen is worth.
  */
@@ -25,12 +25,14 @@ export const DEFAULT_PRESENCE_EVENT_LIMIT = 500;
 /**
  * Ghost bound (docs/protocol.md): an entry expires `PRESENCE_TTL_MS` after the
  * owning relay last wrote it; every relay rewrites its own entries and sweeps
- * expired ones (publishing `leave`) every `PRESENCE_HEARTBEAT_MS` for each
- * presence channel it holds. A SIGKILLed relay's users therefore get their
- * `leave` at most TTL + HEARTBEAT = 20 s after the kill (plus one script run and
- * the pub/sub hop), on any channel some live relay still holds; and at least
- * TTL - HEARTBEAT = 10 s after it. The TTL spans three heartbeats, so a live
- * relay loses its entries only after two consecutive missed rewrites.
+ * all expired ones (publishing `leave`) every `PRESENCE_HEARTBEAT_MS` for each
+ * presence channel it holds, each channel at its own fixed point of the
+ * interval (presence-heartbeat.ts), so its runs stay one heartbeat apart. A
+ * SIGKILLed relay's users therefore get their `leave` at most TTL + HEARTBEAT
+ * = 20 s after the kill (plus the sweep runs and the pub/sub hop), on any
+ * channel some live relay still holds; and at least TTL - HEARTBEAT = 10 s
+ * after it. The TTL spans three heartbeats, so a live relay loses its entries
+ * only after two consecutive missed (failed or skipped) rewrites.
  */
 export const PRESENCE_TTL_MS = 15_000;
 export const PRESENCE_HEARTBEAT_MS = 5_000;

@@ -43,19 +43,31 @@ export class PresenceSnapshots {
   /**
    * Sends a new subscriber its snapshot, then releases the frames held for it.
    * Best-effort: when presence cannot answer, no snapshot is sent (the client
-   * may ask with `presence`), and held frames go out anyway.
+   * may ask with `presence`), and held frames go out anyway. When the held
+   * frames still overflow after the last attempt, that attempt's snapshot
+   * stands and the channel's subscribers get a fresh one (`refresh`): the
+   * events dropped after it are not lost for good.
    */
   async sendInitial(connection: Connection, channel: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         const snapshot = await withTimeout(this.presence.snapshot(channel), SNAPSHOT_TIMEOUT_MS, 'presence snapshot timed out');
+        // A revoke (or close) while it was read ended the subscription: nothing more about the channel goes out.
+        if (!connection.subscriptions.has(channel)) return;
         connection.send(snapshotFrame(channel, snapshot));
       } catch (err) {
         this.logger.debug({ err, channel }, 'presence snapshot unavailable; subscribed without one');
         this.hub.releasePresence(connection, channel, true);
         return;
       }
-      if (this.hub.releasePresence(connection, channel, attempt >= MAX_SNAPSHOT_ATTEMPTS)) return;
+      const release = this.hub.releasePresence(connection, channel, attempt >= MAX_SNAPSHOT_ATTEMPTS);
+      if (release === 'retry') continue;
+      if (release === 'lost') {
+        this.metrics?.presenceHoldsLost.inc();
+        this.logger.debug({ channel }, 'presence events kept overflowing a new subscriber; refreshing the channel');
+        this.refresh(channel);
+      }
+      return;
     }
   }
 

@@ -6,16 +6,20 @@
  * Every change runs in one Lua script (presence-scripts.ts) that also
  * publishes the event, so events are exact under races between relays.
  *
- * The owning relay rewrites its entries every heartbeat; the same script run
- * sweeps expired entries, so a relay that dies stops rewriting and a live one
- * holding the channel removes its entries and announces the leaves (bound:
+ * The owning relay rewrites its entries every heartbeat (presence-heartbeat.ts
+ * spreads the channels over the interval); the same script run sweeps expired
+ * entries, so a relay that dies stops rewriting and a live one holding the
+ * channel removes its entries and announces the leaves (bound:
  * presence-rules.ts). Keys live two TTLs past the last write, so channels no
- * live relay holds any more vanish from Redis on their own.
+ * live relay holds any more vanish from Redis on their own. A channel's runs
+ * go out one at a time (presence-queue.ts), so they apply in order.
  */
 import type { Cluster, Redis, Result } from 'ioredis';
 import type { Logger } from 'pino';
 import { connectCommandClient, type RedisConnection } from '../broker/redis-connection.js';
 import type { Connection } from './connection.js';
+import { HeartbeatWheel } from './presence-heartbeat.js';
+import { PresenceQueue, type UpdateOp } from './presence-queue.js';
 import { DEFAULT_PRESENCE_EVENT_LIMIT, hasPresence, PRESENCE_HEARTBEAT_MS, PRESENCE_TTL_MS } from './presence-rules.js';
 import { ENTRY_SEPARATOR, SNAPSHOT_LUA, UPDATE_LUA, updateCounts, type UpdateCounts } from './presence-scripts.js';
 
@@ -26,7 +30,7 @@ export interface PresenceMember {
 }
 
 export interface PresenceSnapshot {
-  /** Sorted by userId; at most the event limit of them. */
+  /** Sorted by userId; every member, or above the event limit that many picked at random. */
   members: PresenceMember[];
   /** Every present user. */
   total: number;
@@ -43,7 +47,7 @@ export interface Presence {
 }
 
 export type PresenceOp = 'join' | 'leave' | 'list' | 'refresh' | 'connection';
-export type PresenceCounts = UpdateCounts;
+export type PresenceCounts = Omit<UpdateCounts, 'more'>;
 
 export interface RedisPresenceOptions {
   /** The broker's connection settings (URL, TLS, password, cluster): presence connects alike. */
@@ -51,8 +55,10 @@ export interface RedisPresenceOptions {
   logger: Logger;
   /** Counts each failed presence operation (the relay's `relay_presence_errors_total`). */
   onError?: (op: PresenceOp) => void;
-  /** What each script run announced, suppressed and swept (the relay's presence metrics). */
+  /** What each script run announced, suppressed, swept and repaired (the relay's presence metrics). */
   onCounts?: (counts: PresenceCounts) => void;
+  /** A channel's heartbeat turn skipped because its previous one was still running (Redis slow). */
+  onHeartbeatSkipped?: (channel: string) => void;
   /** How long an entry lives without a rewrite. @default PRESENCE_TTL_MS (15 s) */
   ttlMs?: number;
   /** How often this relay rewrites its entries and sweeps expired ones. @default PRESENCE_HEARTBEAT_MS, or ttl/3 with a custom TTL */
@@ -74,6 +80,8 @@ const usersKey = (channel: string) => `presence:{${channel}}:users`;
 const entryOf = (connection: Connection) => `${connection.userId}${ENTRY_SEPARATOR}${connection.id}`;
 /** Entries per script run: one run blocks Redis for its duration. */
 const ENTRIES_PER_RUN = 500;
+/** Sweep-only runs in a row after a full sweep batch (PresenceQueueOptions.maxSweepRuns). */
+const MAX_SWEEP_RUNS = 100;
 
 export class RedisPresence implements Presence {
   private readonly redis: Promise<Redis | Cluster>;
@@ -82,7 +90,8 @@ export class RedisPresence implements Presence {
   private readonly publishCommand: 'PUBLISH' | 'SPUBLISH';
   /** This relay's entries (`userId\nconnectionId`) per channel, rewritten every heartbeat. */
   private readonly local = new Map<string, Set<string>>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly queue: PresenceQueue;
+  private readonly heartbeats: HeartbeatWheel;
   /** Set after a failure is logged: further ones go to debug until an operation succeeds. */
   private failing = false;
 
@@ -93,14 +102,17 @@ export class RedisPresence implements Presence {
     this.publishCommand = options.connection.cluster ? 'SPUBLISH' : 'PUBLISH';
     this.redis = connectCommandClient(options.connection, { maxRetriesPerRequest: 1 }).then((redis) => {
       redis.on('error', (err: unknown) => this.failed('connection', err));
-      // EVALSHA, falling back to EVAL once per connection when Redis does not know the script yet.
+      // EVALSHA; ioredis sends EVAL instead on a new socket and after a NOSCRIPT reply.
       redis.defineCommand('presenceUpdate', { numberOfKeys: 2, lua: UPDATE_LUA });
       redis.defineCommand('presenceSnapshot', { numberOfKeys: 1, lua: SNAPSHOT_LUA });
       return redis;
     });
+    this.queue = new PresenceQueue((channel, op, entries) => this.update(channel, op, entries), {
+      entriesPerRun: ENTRIES_PER_RUN,
+      maxSweepRuns: MAX_SWEEP_RUNS,
+    });
     const heartbeatMs = options.heartbeatMs ?? (options.ttlMs === undefined ? PRESENCE_HEARTBEAT_MS : this.ttlMs / 3);
-    this.timer = setInterval(() => void this.run('refresh', () => this.heartbeat()), heartbeatMs);
-    this.timer.unref();
+    this.heartbeats = new HeartbeatWheel(heartbeatMs, (channel) => this.run('refresh', () => this.refresh(channel)), options.onHeartbeatSkipped);
   }
 
   /**
@@ -111,17 +123,23 @@ export class RedisPresence implements Presence {
     if (!hasPresence(channel)) return;
     const entry = entryOf(connection);
     let set = this.local.get(channel);
-    if (!set) this.local.set(channel, (set = new Set()));
+    if (!set) {
+      this.local.set(channel, (set = new Set()));
+      this.heartbeats.add(channel);
+    }
     set.add(entry);
-    await this.run('join', (redis) => this.update(redis, channel, 'add', [entry]));
+    await this.run('join', () => this.queue.update(channel, 'add', [entry]));
   }
 
   async leave(channel: string, connection: Connection): Promise<void> {
     const entry = entryOf(connection);
     const set = this.local.get(channel);
     if (!set?.delete(entry)) return;
-    if (set.size === 0) this.local.delete(channel);
-    await this.run('leave', (redis) => this.update(redis, channel, 'remove', [entry]));
+    if (set.size === 0) {
+      this.local.delete(channel);
+      this.heartbeats.delete(channel);
+    }
+    await this.run('leave', () => this.queue.update(channel, 'remove', [entry]));
   }
 
   /** Throws when Redis cannot answer (the caller tells the client to retry); counted and logged too. */
@@ -145,23 +163,23 @@ export class RedisPresence implements Presence {
    * after a Redis outage (the broker's `resubscribed`) a restarted or
    * failed-over Redis may have lost them (their joins are announced again).
    */
-  restore(): Promise<void> {
-    return this.run('refresh', () => this.heartbeat());
+  async restore(): Promise<void> {
+    await Promise.all([...this.local.keys()].map((channel) => this.run('refresh', () => this.refresh(channel))));
   }
 
   /** Removes this relay's remaining entries (announcing the leaves), then disconnects. */
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    const redis = await this.redis;
+    this.heartbeats.stop();
     const remaining = [...this.local].map(([channel, entries]): [string, string[]] => [channel, [...entries]]);
     this.local.clear();
-    await Promise.all(remaining.map(([channel, entries]) => this.run('leave', () => this.updateAll(redis, channel, 'remove', entries))));
+    await Promise.all(remaining.map(([channel, entries]) => this.run('leave', () => this.queue.update(channel, 'remove', entries))));
+    const redis = await this.redis;
     await redis.quit().catch(() => redis.disconnect());
   }
 
-  private async run(op: PresenceOp, work: (redis: Redis | Cluster) => Promise<unknown>): Promise<void> {
+  private async run(op: PresenceOp, work: () => Promise<unknown>): Promise<void> {
     try {
-      await work(await this.redis);
+      await work();
       this.failing = false;
     } catch (err) {
       this.failed(op, err);
@@ -177,27 +195,22 @@ export class RedisPresence implements Presence {
   }
 
   /**
-   * Rewrites every local entry (sweeping each channel on the way). The entries
-   * are read and the scripts sent in one synchronous step: a leave after this
-   * point is sent after them, so a rewrite never brings back an entry that left.
+   * Rewrites this relay's entries of `channel` (sweeping it on the way). They
+   * are queued in one synchronous step with the channel's other changes: a
+   * leave after this point goes after them, so a rewrite never brings back an
+   * entry that left.
    */
-  private async heartbeat(): Promise<void> {
-    if (this.local.size === 0) return;
+  private async refresh(channel: string): Promise<void> {
+    const entries = this.local.get(channel);
+    if (entries) await this.queue.update(channel, 'add', [...entries]);
+  }
+
+  private async update(channel: string, op: UpdateOp, entries: string[]): Promise<UpdateCounts> {
     const redis = await this.redis;
-    await Promise.all(
-      [...this.local].map(([channel, entries]) => this.updateAll(redis, channel, 'add', [...entries])),
-    );
-  }
-
-  private updateAll(redis: Redis | Cluster, channel: string, op: 'add' | 'remove', entries: string[]): Promise<unknown> {
-    const runs: Promise<void>[] = [];
-    for (let i = 0; i < entries.length; i += ENTRIES_PER_RUN) runs.push(this.update(redis, channel, op, entries.slice(i, i + ENTRIES_PER_RUN)));
-    return Promise.all(runs);
-  }
-
-  private async update(redis: Redis | Cluster, channel: string, op: 'add' | 'remove', entries: string[]): Promise<void> {
     const reply = await redis.presenceUpdate(entriesKey(channel), usersKey(channel), channel, this.publishCommand, this.eventLimit, this.ttlMs, op, ...entries);
-    this.options.onCounts?.(updateCounts(reply));
+    const counts = updateCounts(reply);
+    this.options.onCounts?.(counts);
+    return counts;
   }
 }
 

@@ -3,7 +3,7 @@
  * `ttlMs` unless their relay refreshes them. A "relay" here is a RedisPresence
  * in its own process, killed with SIGKILL (no leave, no quit), next to a live
  * one in this process, both against a real redis-server. The relay processes
- * of the production bundle use the default TTL (60 s; not configurable from
+ * of the production bundle use the default TTL (15 s; not configurable from
  * the environment), too long to wait out in a test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,12 +12,17 @@ import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisBroker } from '../../broker/redis.js';
 import { startRedisServer, type RedisProcess } from '../../local/redis-server.js';
+import { decodeEnvelope } from '../../protocol/index.js';
 import { Connection, type Transport } from '../../socket-relay/connection.js';
 import { RedisPresence, type PresenceMember } from '../../socket-relay/presence.js';
+import { SWEEP_BATCH } from '../../socket-relay/presence-scripts.js';
 import { UserBudget } from '../../socket-relay/user-budgets.js';
 
 const TTL_MS = 600;
+/** RedisPresence's default with a custom TTL: a third of it. */
+const HEARTBEAT_MS = TTL_MS / 3;
 const limits = { maxSubscriptions: 10, maxBufferedBytes: 1 << 20, frameRate: 50, frameBurst: 100, maxSignalBytes: 4096 };
 const budgetLimits = { maxConnections: 10, signalRate: 20, subscribeRate: 50, subscribeBurst: 200 };
 /** Presence reads only who and which connection; nothing is ever sent on this one. */
@@ -132,6 +137,36 @@ describe('presence of a relay that stopped refreshing', () => {
       expect(await live.list(channel)).toEqual([]);
     } finally {
       inspect.disconnect();
+    }
+  });
+
+  it(`announces every leave of a dead relay holding more than a sweep batch (${SWEEP_BATCH}) on one channel in the same heartbeat`, async () => {
+    const channel = 'room:r_crowd';
+    const crowd = 2 * SWEEP_BATCH + 50;
+    const observer = new RedisBroker({ url: redis.url });
+    const leftAt: number[] = [];
+    observer.onMessage((_channel, payload) => {
+      const envelope = decodeEnvelope(payload);
+      if (envelope?.kind === 'presence' && envelope.event === 'leave') leftAt.push(Date.now());
+    });
+    try {
+      await observer.subscribe(channel);
+      await live.join(channel, connection('live.crowd', 'bob')); // the live relay holds the channel: it sweeps it
+      const dead = await startPresenceProcess(Array.from({ length: crowd }, (_, i) => [channel, `dead.c${i}`, `user${i}`] as [string, string, string]));
+      // A heartbeat or more after the joins: the dead relay rewrote all its entries in one run.
+      await new Promise((r) => setTimeout(r, TTL_MS));
+      await kill9(dead);
+      const killedAt = Date.now();
+      while (leftAt.length < crowd) {
+        expect(Date.now() - killedAt).toBeLessThan(TTL_MS + HEARTBEAT_MS + 2000);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      // One batch per heartbeat would spread them over two more heartbeats; swept again at once, they come together.
+      expect(Math.max(...leftAt) - Math.min(...leftAt)).toBeLessThan(HEARTBEAT_MS);
+      expect(users(await live.list(channel))).toEqual(['bob×1']);
+    } finally {
+      await live.leave(channel, connection('live.crowd', 'bob'));
+      await observer.close();
     }
   });
 });

@@ -2,8 +2,9 @@
  * Presence that pushes, on relay processes (the production bundle) sharing a
  * real redis-server: the member snapshot after `subscribed`, join/leave per
  * user (not per tab) across relays, leaves from unsubscribe, close, revoke and
- * a SIGKILLed relay (timed against the documented ghost bound), relays racing
- * on one user, suppression above the event limit, and presence failing while
+ * a SIGKILLed relay (timed against the documented ghost bound, with a crowd
+ * larger than one sweep batch on one room), relays racing on one user,
+ * suppression above the event limit, and presence failing or stalling while
  * subscriptions keep working.
  */
 import { Redis } from 'ioredis';
@@ -12,6 +13,7 @@ import { ErrorCode } from '../../protocol/index.js';
 import { startRelayProcess, type RelayProcess } from '../../local/relay-process.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 import { PRESENCE_HEARTBEAT_MS, PRESENCE_TTL_MS } from '../../socket-relay/presence-rules.js';
+import { SWEEP_BATCH } from '../../socket-relay/presence-scripts.js';
 import { apiClient } from '../helpers/api.js';
 import { eventually } from '../helpers/redis.js';
 import { TestClient, type Frame } from '../helpers/ws-client.js';
@@ -40,6 +42,11 @@ async function room(users: string[]): Promise<string> {
 }
 
 const roomPath = (channel: string) => `/rooms/${channel.slice('room:'.length)}`;
+
+/** Runs `work` on every item, at most `width` at once. */
+async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += width) await Promise.all(items.slice(i, i + width).map(work));
+}
 
 async function subscribe(client: TestClient, channel: string): Promise<Frame> {
   const reply = await client.subscribe(channel);
@@ -175,43 +182,56 @@ describe('presence pushes', () => {
     expect(members(await observers[0]!.request({ type: 'presence', channel }))).toEqual(['obs', 'r3', 'sender']);
   }, 60_000);
 
-  it(`announces every user of a SIGKILLed relay as gone within the ghost bound (${GHOST_BOUND_MS / 1000} s)`, async () => {
+  it(`announces every user of a SIGKILLed relay as gone within the ghost bound (${GHOST_BOUND_MS / 1000} s), a crowd of more than ${SWEEP_BATCH} on one room too`, async () => {
     const users = ['k1', 'k2', 'k3', 'k4', 'k5'];
     const channels = [await room(['obs', ...users]), await room(['obs', ...users])];
+    // More entries of the dead relay on one room than one script run sweeps.
+    const crowd = Array.from({ length: SWEEP_BATCH + 50 }, (_, i) => `crowd${i}`);
+    const crowdRoom = await room(['obs']);
+    const owner = await api();
+    await inBatches(crowd, 10, async (userId) => expect((await owner.post(`${roomPath(crowdRoom)}/members`, { userId })).status).toBe(201));
     const victim = await startRelayProcess(stack.relayEnv);
     relays.push(victim);
     const observers = [await connect(relays[0]!, 'obs'), await connect(relays[1]!, 'obs')];
     for (const o of observers) for (const channel of channels) await subscribe(o, channel);
+    // Only the first relay holds the crowd's room: its heartbeat alone sweeps it.
+    const crowdObserver = observers[0]!;
+    await subscribe(crowdObserver, crowdRoom);
     for (const userId of users) {
       const client = await connect(victim, userId);
       for (const channel of channels) await subscribe(client, channel);
     }
+    await inBatches(crowd, 10, async (userId) => subscribe(await connect(victim, userId), crowdRoom));
     for (const o of observers) for (const channel of channels) for (const userId of users) await o.next((f) => f.type === 'join' && f.channel === channel && f.userId === userId);
-    // Let a heartbeat or two rewrite the entries first: the bound holds from any point of the cycle.
-    await new Promise((r) => setTimeout(r, PRESENCE_HEARTBEAT_MS * Math.random() + 1000));
+    for (const userId of crowd) await crowdObserver.next((f) => f.type === 'join' && f.channel === crowdRoom && f.userId === userId);
+    // A heartbeat or two rewrite the entries first (the crowd's in one run): the bound holds from any point of the cycle.
+    await new Promise((r) => setTimeout(r, PRESENCE_HEARTBEAT_MS * (1 + Math.random()) + 1000));
 
     const killedAt = Date.now();
     await victim.stop('SIGKILL');
     const leftAfter: number[] = [];
-    await Promise.all(
-      observers.flatMap((o) =>
-        channels.flatMap((channel) =>
-          users.map(async (userId) => {
-            await o.next((f) => f.type === 'leave' && f.channel === channel && f.userId === userId, GHOST_BOUND_MS + 10_000);
-            leftAfter.push(Date.now() - killedAt);
-          }),
-        ),
-      ),
-    );
-    leftAfter.sort((a, b) => a - b);
-    const [min, median, max] = [leftAfter[0]!, leftAfter[Math.floor(leftAfter.length / 2)]!, leftAfter.at(-1)!];
-    console.info(`ghost bound: ${leftAfter.length} leaves after a SIGKILL: min ${min} ms, median ${median} ms, max ${max} ms (bound ${GHOST_BOUND_MS} ms)`);
+    const crowdLeftAfter: number[] = [];
+    const leave = async (o: TestClient, channel: string, userId: string, into: number[]) => {
+      await o.next((f) => f.type === 'leave' && f.channel === channel && f.userId === userId, GHOST_BOUND_MS + 10_000);
+      into.push(Date.now() - killedAt);
+    };
+    await Promise.all([
+      ...observers.flatMap((o) => channels.flatMap((channel) => users.map((userId) => leave(o, channel, userId, leftAfter)))),
+      ...crowd.map((userId) => leave(crowdObserver, crowdRoom, userId, crowdLeftAfter)),
+    ]);
+    const all = [...leftAfter, ...crowdLeftAfter].sort((a, b) => a - b);
+    const [min, median, max] = [all[0]!, all[Math.floor(all.length / 2)]!, all.at(-1)!];
+    const crowdSpread = Math.max(...crowdLeftAfter) - Math.min(...crowdLeftAfter);
+    console.info(`ghost bound: ${all.length} leaves after a SIGKILL: min ${min} ms, median ${median} ms, max ${max} ms (bound ${GHOST_BOUND_MS} ms); the crowd of ${crowd.length} within ${crowdSpread} ms`);
     // Not before the TTL less one heartbeat (the entries were live), not after the bound (plus delivery slack).
     expect(min).toBeGreaterThanOrEqual(PRESENCE_TTL_MS - PRESENCE_HEARTBEAT_MS - 500);
     expect(max).toBeLessThanOrEqual(GHOST_BOUND_MS + 2000);
+    // One batch per heartbeat would take two heartbeats for the crowd; swept again at once, it leaves together.
+    expect(crowdSpread).toBeLessThan(PRESENCE_HEARTBEAT_MS / 2);
     for (const o of observers) for (const channel of channels) expect(members(await o.request({ type: 'presence', channel }))).toEqual(['obs']);
-    expect((await metric(relays[0]!, 'relay_presence_swept_total')) + (await metric(relays[1]!, 'relay_presence_swept_total'))).toBe(users.length * channels.length);
-  }, 60_000);
+    expect(members(await crowdObserver.request({ type: 'presence', channel: crowdRoom }))).toEqual(['obs']);
+    expect((await metric(relays[0]!, 'relay_presence_swept_total')) + (await metric(relays[1]!, 'relay_presence_swept_total'))).toBe(users.length * channels.length + crowd.length);
+  }, 120_000);
 
   it('announces the users of a draining relay (SIGTERM) as gone at once, not after the TTL', async () => {
     const channel = await room(['obs', 'd1', 'd2']);
@@ -324,6 +344,30 @@ describe('the presence query', () => {
 });
 
 describe('when presence fails', () => {
+  it('answers subscribe, and the commands after it, within the presence timeouts while Redis holds the script back', async () => {
+    const channel = await room(['paula']);
+    const paula = await connect(relays[0]!, 'paula');
+    const admin = new Redis(stack.redisUrl!);
+    const PAUSE_MS = 9000;
+    try {
+      // Scripts (and so presence) wait; SUBSCRIBE and the membership store do not.
+      await admin.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'WRITE');
+      const started = Date.now();
+      expect(await paula.subscribe(channel)).toMatchObject({ type: 'subscribed', channel });
+      expect(await paula.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+      const answeredAfter = Date.now() - started;
+      console.info(`presence stalled: subscribe and the ping after it answered in ${answeredAfter} ms (Redis paused ${PAUSE_MS} ms)`);
+      // The join's 2 s and the snapshot's 2 s, not the pause.
+      expect(answeredAfter).toBeLessThan(PAUSE_MS - 2000);
+      expect(paula.frames.filter((f) => f.type === 'presence')).toEqual([]);
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE');
+      admin.disconnect();
+    }
+    // The join went on behind the timeout and lands once Redis runs scripts again.
+    await eventually(async () => members(await paula.request({ type: 'presence', channel })).includes('paula'), 5000, 'paula to be present');
+  });
+
   it('still subscribes and delivers, without a snapshot; the query says unavailable; failures are counted', async () => {
     // A Redis user that may use pub/sub but not run scripts: presence fails, delivery does not.
     const admin = new Redis(stack.redisUrl!);

@@ -89,7 +89,7 @@ describe('the hub and presence frames', () => {
     expect(old.transport.frames().map((f) => `${f.type} ${f.userId}`)).toEqual(['join bob', 'join carol', 'leave dave']);
 
     fresh.connection.send({ type: 'presence', channel: CHANNEL, members: [], total: 0 }); // the snapshot
-    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe(true);
+    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe('released');
     expect(fresh.transport.frames().map((f) => `${f.type} ${f.userId ?? ''}`)).toEqual(['presence ', 'join carol', 'leave dave']);
     await publisher.publish(CHANNEL, event('leave', 'carol'));
     await tick();
@@ -102,19 +102,54 @@ describe('the hub and presence frames', () => {
     await hub.add(fresh.connection, CHANNEL, { holdPresence: true });
     for (let i = 0; i < 300; i++) await publisher.publish(CHANNEL, event('join', `u${i}`));
     await tick();
-    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe(false); // dropped: a newer snapshot is needed
+    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe('retry'); // dropped: a newer snapshot is needed
     await publisher.publish(CHANNEL, event('leave', 'u1'));
     await tick();
     expect(fresh.transport.sent).toEqual([]);
-    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe(true);
+    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe('released');
     expect(fresh.transport.frames()).toEqual([{ type: 'leave', channel: CHANNEL, userId: 'u1' }]);
+
+    // Forced (the last attempt) while overflowed: the hold ends, nothing is sent, and the caller is told.
+    const late = connect('c3', 'carol');
+    await hub.add(late.connection, CHANNEL, { holdPresence: true });
+    for (let i = 0; i < 300; i++) await publisher.publish(CHANNEL, event('join', `v${i}`));
+    await tick();
+    expect(hub.releasePresence(late.connection, CHANNEL, true)).toBe('lost');
+    expect(late.transport.sent).toEqual([]);
+    expect(hub.presenceAudience(CHANNEL)).toContain(late.connection);
+  });
+
+  it('makes a subscriber waiting for its snapshot read it again after a reset (its snapshot may predate it)', async () => {
+    const fresh = connect('c2', 'bob');
+    await hub.add(fresh.connection, CHANNEL, { holdPresence: true });
+    await publisher.publish(CHANNEL, event('join', 'carol'));
+    await publisher.publish(CHANNEL, event('reset', 'dave'));
+    await tick();
+    expect(resets).toEqual([CHANNEL]);
+    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe('retry');
+    expect(fresh.transport.sent).toEqual([]);
+    // The hold goes on afresh: events after the reset follow the next snapshot.
+    await publisher.publish(CHANNEL, event('leave', 'carol'));
+    await tick();
+    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe('released');
+    expect(fresh.transport.frames()).toEqual([{ type: 'leave', channel: CHANNEL, userId: 'carol' }]);
+  });
+
+  it('keeps its own user’s join when their leave came first (swept and back): the user stays in their own list', async () => {
+    const fresh = connect('c2', 'bob');
+    await hub.add(fresh.connection, CHANNEL, { holdPresence: true });
+    for (const [e, u] of [['join', 'bob'], ['leave', 'bob'], ['join', 'bob']] as const) await publisher.publish(CHANNEL, event(e, u));
+    await tick();
+    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe('released');
+    // The first join echoes the subscribe and is dropped; the leave and the join after it both matter.
+    expect(fresh.transport.frames().map((f) => `${f.type} ${f.userId}`)).toEqual(['leave bob', 'join bob']);
   });
 
   it('forgets the hold of a subscriber that left', async () => {
     const fresh = connect('c2', 'bob');
     await hub.add(fresh.connection, CHANNEL, { holdPresence: true });
     hub.remove(fresh.connection, CHANNEL);
-    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe(true);
+    expect(hub.releasePresence(fresh.connection, CHANNEL)).toBe('released');
     expect(hub.presenceAudience(CHANNEL)).toEqual([]);
   });
 });
@@ -136,13 +171,31 @@ describe('MemoryPresence', () => {
     await presence.join(CHANNEL, b!);
     await presence.join(CHANNEL, c!); // 3 > 2: reset
     await presence.join('user:carol', c!); // no presence on user channels
-    expect(await presence.snapshot(CHANNEL)).toEqual({ members: [{ userId: 'alice', connections: 2 }, { userId: 'bob', connections: 1 }], total: 3 });
+    // Above the limit: `limit` members picked at random (as Redis's HRANDFIELD does), sorted, with their counts.
+    const cut = await presence.snapshot(CHANNEL);
+    expect(cut.total).toBe(3);
+    expect(cut.members).toHaveLength(2);
+    expect(cut.members).toEqual([...cut.members].sort((x, y) => x.userId.localeCompare(y.userId)));
+    const counts = { alice: 2, bob: 1, carol: 1 } as Record<string, number>;
+    for (const m of cut.members) expect(m.connections).toBe(counts[m.userId]);
     await presence.leave(CHANNEL, a1!);
     await presence.leave(CHANNEL, c!); // 3 → 2: reset
     await presence.leave(CHANNEL, a2!);
     await tick();
     expect(seen).toEqual(['join alice', 'join bob', 'reset carol', 'reset carol', 'leave alice']);
     expect(await presence.snapshot(CHANNEL)).toEqual({ members: [{ userId: 'bob', connections: 1 }], total: 1 });
+    await broker.close();
+  });
+
+  it('samples every member over repeated snapshots above the limit, not always the first by userId', async () => {
+    const broker = new MemoryBroker();
+    const presence = new MemoryPresence(broker, { eventLimit: 2 });
+    const users = ['u1', 'u2', 'u3', 'u4'];
+    for (const userId of users) await presence.join(CHANNEL, connect(userId).connection);
+    const seen = new Set<string>();
+    // A given user is in a random 2 of 4 half the time: one missing from all 60 has odds 4 × 2^-60.
+    for (let i = 0; i < 60; i++) for (const m of (await presence.snapshot(CHANNEL)).members) seen.add(m.userId);
+    expect([...seen].sort()).toEqual(users);
     await broker.close();
   });
 });
