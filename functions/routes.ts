@@ -5,7 +5,7 @@
 import type { TableName } from '../shared/tables.js';
 
 /** A DynamoDB item action on a table. */
-export type ItemAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem';
+export type ItemAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem';
 /** An action on a table itself, or `Query:{indexName}`: a Query on one of its global secondary indexes. */
 export type TableAction = ItemAction | `Query:${string}`;
 /**
@@ -29,9 +29,17 @@ export interface RouteDefinition {
   readonly writes: readonly TableName[];
   /** Whether the handler publishes to Redis (and so needs to reach it). */
   publishes: boolean;
+  /**
+   * The token scope the route requires (logical name, e.g. `notify`): the gateway
+   * refuses a token without it with 403 before the handler runs. Such a route is
+   * for servers: in AWS its own authorizer admits the client-credentials app client.
+   */
+  scope?: 'notify';
+  /** The function's memory (and so its CPU share), when the default does not fit. @default 512 */
+  memoryMb?: number;
 }
 
-const WRITE_ACTIONS: readonly TableAction[] = ['PutItem', 'UpdateItem', 'DeleteItem'];
+const WRITE_ACTIONS: readonly TableAction[] = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'];
 
 function route(def: Omit<RouteDefinition, 'reads' | 'writes'>): RouteDefinition {
   const tables = Object.entries(def.dynamo) as Array<[TableName, readonly TableAction[]]>;
@@ -49,7 +57,14 @@ function route(def: Omit<RouteDefinition, 'reads' | 'writes'>): RouteDefinition 
 // - the channel log (functions/domain/channel-log.ts): append = UpdateItem on the counter item,
 //   PutItem of the entry (or of a gap tombstone), GetItem of a seq; with a clientMessageId also
 //   PutItem + GetItem of the claim and UpdateItem (record its seq, take it over) in idempotency;
-//   read = GetItem of the counter, Query of the entries, PutItem + GetItem of gap tombstones.
+//   read = GetItem of the counter, Query of the entries, PutItem + GetItem of gap tombstones;
+// - notifications (functions/domain/notifications.ts): with a key, PutItem + GetItem of its claim and UpdateItem
+//   to take it over and release it; BatchGetItem of the inbox items an earlier attempt stored; per recipient
+//   UpdateItem (seq) and PutItem of the entry, GetItem of a seq found taken; BatchWriteItem of the inbox items and
+//   unread flags; DeleteItem of an inbox item whose entry could not be stored. A chat send does the same for the
+//   members it mentions (its key: the message id);
+// - the inbox (functions/domain/inbox.ts): Query + BatchGetItem to list, Query (COUNT) to count, GetItem +
+//   DeleteItem to mark one read, Query + BatchWriteItem to mark all; a mark appends its event to the user channel.
 export const routes: readonly RouteDefinition[] = [
   route({
     routeKey: 'POST /rooms',
@@ -90,6 +105,7 @@ export const routes: readonly RouteDefinition[] = [
       memberships: ['GetItem'],
       messages: ['GetItem', 'PutItem', 'UpdateItem'],
       idempotency: ['GetItem', 'PutItem', 'UpdateItem'],
+      inbox: ['BatchGetItem', 'BatchWriteItem', 'DeleteItem'],
     },
     publishes: true,
   }),
@@ -106,5 +122,44 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/handlers/list-channel-messages.ts',
     dynamo: { rooms: ['GetItem'], memberships: ['GetItem'], messages: ['GetItem', 'Query', 'PutItem'] },
     publishes: false,
+  }),
+  route({
+    routeKey: 'POST /notifications',
+    entry: 'functions/handlers/notify.ts',
+    dynamo: {
+      messages: ['GetItem', 'PutItem', 'UpdateItem'],
+      idempotency: ['GetItem', 'PutItem', 'UpdateItem'],
+      inbox: ['BatchGetItem', 'BatchWriteItem', 'DeleteItem'],
+    },
+    publishes: true,
+    scope: 'notify',
+    // 1,769 MB is one full vCPU: a 1,000-recipient call makes about 2,080 DynamoDB requests, and
+    // the SDK's CPU per request (signing, serializing) is most of its time (bench/notify.ts).
+    memoryMb: 1769,
+  }),
+  route({
+    routeKey: 'GET /me/notifications',
+    entry: 'functions/handlers/list-notifications.ts',
+    dynamo: { inbox: ['Query', 'BatchGetItem'] },
+    publishes: false,
+  }),
+  route({
+    routeKey: 'GET /me/notifications/unread-count',
+    entry: 'functions/handlers/unread-count.ts',
+    dynamo: { inbox: ['Query'] },
+    publishes: false,
+  }),
+  route({
+    // The `notification.read` entry: UpdateItem (its seq) and PutItem (it, or a tombstone when out of time).
+    routeKey: 'POST /me/notifications/{id}/read',
+    entry: 'functions/handlers/mark-notification-read.ts',
+    dynamo: { inbox: ['GetItem', 'DeleteItem', 'Query'], messages: ['UpdateItem', 'PutItem'] },
+    publishes: true,
+  }),
+  route({
+    routeKey: 'POST /me/notifications/read-all',
+    entry: 'functions/handlers/mark-all-notifications-read.ts',
+    dynamo: { inbox: ['Query', 'BatchWriteItem'], messages: ['UpdateItem', 'PutItem'] },
+    publishes: true,
   }),
 ];

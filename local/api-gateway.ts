@@ -2,7 +2,8 @@
  * A local stand-in for the API Gateway HTTP API: routes like it (from the
  * same route list the CDK app deploys), verifies the JWT the way its JWT
  * authorizer does (401 `{"message":"Unauthorized"}` before any function
- * runs), builds payload v2 events and invokes the very handler exports that
+ * runs; 403 `{"message":"Forbidden"}` for a token without the scope a route
+ * requires, as its authorization scopes do), builds payload v2 events and invokes the very handler exports that
  * Lambda runs. It also serves the dev issuer's JWKS for the relays.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { routes, type RouteDefinition } from '../functions/routes.js';
+import { PUBLISHED_HEADER } from '../protocol/http.js';
 import { createTokenVerifier, type VerifiedToken } from '../shared/token-verifier.js';
 import { cachingVerifier } from './token-cache.js';
 
@@ -24,7 +26,27 @@ export interface ApiGatewayOptions {
   audience: string;
   port?: number;
   host?: string;
+  /**
+   * The scope string a token must carry for a route's logical scope (functions/routes.ts `scope`),
+   * as the deployed route's `authorizationScopes` name it. @default the logical name (`notify`)
+   */
+  scopes?: Partial<Record<NonNullable<RouteDefinition['scope']>, string>>;
 }
+
+/**
+ * CORS as the deployed HTTP API's `corsPreflight` answers it (infra/lib/api-functions.ts):
+ * any origin, the preflight answered before the authorizer, the same exposed headers.
+ */
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': `${PUBLISHED_HEADER},retry-after`,
+};
+const PREFLIGHT_HEADERS = {
+  ...CORS_HEADERS,
+  'access-control-allow-methods': 'GET,POST,PUT,PATCH,DELETE,OPTIONS',
+  'access-control-allow-headers': 'authorization,content-type,idempotency-key',
+  'access-control-max-age': '3600',
+};
 
 /** API Gateway's own limit on a request payload. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -69,6 +91,10 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<{ ser
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+      res.writeHead(204, PREFLIGHT_HEADERS);
+      return void res.end();
+    }
     if (req.method === 'GET' && url.pathname === JWKS_PATH) return send(res, 200, options.jwks);
     if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
 
@@ -87,9 +113,13 @@ export async function startApiGateway(options: ApiGatewayOptions): Promise<{ ser
       return send(res, 401, { message: 'Unauthorized' }, { 'www-authenticate': 'Bearer' });
     }
 
+    // As API Gateway's authorization scopes: the token must carry the route's scope, else 403 before the function.
+    const scope = match.route.definition.scope;
+    if (scope && !verified.scopes.includes(options.scopes?.[scope] ?? scope)) return send(res, 403, { message: 'Forbidden' });
+
     const event = toEvent(req, url, body, match, verified);
     const result = await handlers.get(match.route.definition.routeKey)!(event);
-    res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string> | undefined) });
+    res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string> | undefined), ...CORS_HEADERS });
     res.end(result.body ?? '');
   }
 
@@ -200,6 +230,6 @@ function toEvent(
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.writeHead(status, { 'content-type': 'application/json', ...CORS_HEADERS, ...headers });
   res.end(JSON.stringify(body));
 }

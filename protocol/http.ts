@@ -19,6 +19,33 @@ export const ROOMS_PAGE_DEFAULT_LIMIT = 50;
 export const ROOMS_PAGE_MAX_LIMIT = 100;
 export const HISTORY_DEFAULT_LIMIT = 50;
 export const HISTORY_MAX_LIMIT = 200;
+/** Most recipients of one `POST /notifications`. */
+export const MAX_NOTIFICATION_RECIPIENTS = 1000;
+/** A notification's `type`: 1-64 of A-Z a-z 0-9 _ . : - (e.g. `mention`, `order.shipped`). */
+export const NOTIFICATION_TYPE_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Longest title and body, in UTF-16 code units. */
+export const MAX_NOTIFICATION_TITLE_LENGTH = 200;
+export const MAX_NOTIFICATION_BODY_LENGTH = 2000;
+/** Largest `data`, in UTF-8 bytes of its JSON (413 beyond), and its shape bounds (400 beyond). */
+export const MAX_NOTIFICATION_DATA_BYTES = 4096;
+export const MAX_NOTIFICATION_DATA_DEPTH = 8;
+export const MAX_NOTIFICATION_DATA_ELEMENTS = 256;
+/**
+ * Largest `POST /notifications` body, in bytes: 1,000 user ids of up to 128
+ * characters, plus the notification itself (the other routes take MAX_BODY_BYTES, 64 KB).
+ */
+export const MAX_NOTIFY_BODY_BYTES = 192 * 1024;
+/** How long an inbox keeps a notification (its `expiresAt`), in days. */
+export const INBOX_RETENTION_DAYS = 30;
+export const INBOX_PAGE_DEFAULT_LIMIT = 20;
+export const INBOX_PAGE_MAX_LIMIT = 100;
+/** Notification ids: time-ordered, URL-safe. */
+export const NOTIFICATION_ID_PATTERN = /^[0-9a-z]{9}-[A-Za-z0-9_-]{16}$/;
+/** The scope a token needs to call `POST /notifications` (server to server). */
+export const NOTIFY_SCOPE = 'notify';
+/** The user channel events of notifications (docs/protocol.md). */
+export const NOTIFICATION_EVENT = 'notification';
+export const NOTIFICATION_READ_EVENT = 'notification.read';
 /** On a send's 201 (and a retry's 200): `true`, or `false` when the message is stored but live delivery failed. */
 export const PUBLISHED_HEADER = 'x-townsquare-published';
 
@@ -68,6 +95,16 @@ export const HistoryQuery = z.object({
   limit: limitParam(HISTORY_MAX_LIMIT, HISTORY_DEFAULT_LIMIT),
 });
 
+/** The `unread` flag of GET /me/notifications: `true` or `false` only. */
+const booleanParam = z._default(z.pipe(z.enum(['true', 'false'], 'must be "true" or "false"'), z.transform((v) => v === 'true')), false);
+export const NotificationsQuery = z.object({
+  unread: booleanParam,
+  limit: limitParam(INBOX_PAGE_MAX_LIMIT, INBOX_PAGE_DEFAULT_LIMIT),
+  cursor: z.optional(described(z.string().check(z.minLength(1), z.maxLength(100)), 'The `nextCursor` of the previous page (opaque)')),
+});
+export const NotificationId = described(z.string().check(z.regex(NOTIFICATION_ID_PATTERN, 'must be a notification id')), 'A notification id');
+export const NotificationPath = z.object({ id: NotificationId });
+
 // ── Request bodies ──────────────────────────────────────────────────────────
 /** The name is normalized (NFC, trimmed) and checked by the domain: at most MAX_ROOM_NAME_LENGTH after that. */
 export const CreateRoomBody = named(z.object({ name: z.string() }), 'CreateRoomRequest', `Room names are normalized (NFC, trimmed), then at most ${MAX_ROOM_NAME_LENGTH} characters, with no control or bidirectional formatting characters`);
@@ -89,6 +126,32 @@ export const SendMessageBody = named(
   }),
   'SendMessageRequest',
   'A chat message',
+);
+
+export const NotifyBody = named(
+  z.object({
+    userIds: described(
+      z.array(UserId).check(z.minLength(1), z.maxLength(MAX_NOTIFICATION_RECIPIENTS)),
+      `1-${MAX_NOTIFICATION_RECIPIENTS} recipients; duplicates are notified once`,
+    ),
+    type: described(z.string().check(z.regex(NOTIFICATION_TYPE_PATTERN, 'must be 1-64 of A-Z a-z 0-9 _ . : -')), 'What kind of notification, e.g. `order.shipped` (`mention` is sent by chat)'),
+    title: z.string().check(z.minLength(1), z.maxLength(MAX_NOTIFICATION_TITLE_LENGTH)),
+    body: z.string().check(z.maxLength(MAX_NOTIFICATION_BODY_LENGTH)),
+    data: z.optional(
+      described(
+        z.unknown(),
+        `Any JSON value the app wants back: at most ${MAX_NOTIFICATION_DATA_BYTES} bytes as JSON (413 beyond), nested at most ${MAX_NOTIFICATION_DATA_DEPTH} deep with at most ${MAX_NOTIFICATION_DATA_ELEMENTS} members and items, numbers 0 or between 1e-130 and 2^53-1 in magnitude, no empty object keys (400 otherwise)`,
+      ),
+    ),
+    idempotencyKey: z.optional(
+      described(
+        z.string().check(z.regex(ID_PATTERN, 'must be 1-64 of A-Z a-z 0-9 _ -')),
+        'Makes retries safe: a call with a key already used (by the same caller, within 24 h) notifies no recipient twice. The same key with another type, title, body or data is a conflict (409)',
+      ),
+    ),
+  }),
+  'NotifyRequest',
+  'One notification for up to 1,000 users',
 );
 
 // ── Responses ───────────────────────────────────────────────────────────────
@@ -142,6 +205,56 @@ export const ChannelHistoryPage = named(
   'ChannelHistoryPage',
   'Entries in ascending seq, tombstones included',
 );
+export const Notification = named(
+  z.object({
+    id: NotificationId,
+    type: z.string(),
+    title: z.string(),
+    body: z.string(),
+    data: z.optional(z.unknown()),
+    createdAt: int('Epoch milliseconds'),
+    read: z.boolean(),
+  }),
+  'Notification',
+  'One notification: the inbox item and the data of the live `notification` event on `user:{userId}` (same id)',
+);
+export const NotificationsPage = named(
+  z.object({
+    items: z.array(Notification),
+    nextCursor: z.optional(described(z.string(), 'Pass as `cursor` for the next page; absent at the end')),
+  }),
+  'NotificationsPage',
+  'The caller’s notifications, newest first',
+);
+export const UnreadCount = named(z.object({ unread: int('Unread notifications in the inbox (expired ones excluded)') }), 'UnreadCount', 'The caller’s unread count');
+export const NOTIFY_STATUSES = ['stored', 'duplicate', 'failed'] as const;
+export const NotifyRecipientResult = named(
+  z.object({
+    userId: UserId,
+    status: described(
+      z.enum(NOTIFY_STATUSES),
+      '`stored`: notified now; `duplicate`: an earlier call with this idempotencyKey notified them (not again); `failed`: not notified (see `reason`; retry with the same idempotencyKey)',
+    ),
+    id: z.optional(NotificationId),
+    seq: z.optional(int('Its seq on user:{userId}')),
+    published: z.optional(described(z.boolean(), 'With `stored`: whether live delivery went out (the inbox and history have it either way)')),
+    reason: z.optional(z.string()),
+  }),
+  'NotifyRecipientResult',
+  'What happened for one recipient',
+);
+export const NotifyResult = named(
+  z.object({
+    stored: int('Recipients notified by this call'),
+    duplicates: int('Recipients an earlier call with the same idempotencyKey already notified'),
+    failed: int('Recipients not notified'),
+    results: z.array(NotifyRecipientResult),
+  }),
+  'NotifyResult',
+  'One result per distinct recipient, in the order of `userIds`',
+);
+/** API Gateway's own answer to a token without a scope the route requires. */
+export const GatewayForbiddenBody = named(z.object({ message: z.literal('Forbidden') }), 'GatewayForbidden', 'The token lacks the scope the route requires');
 export const ErrorBody = named(
   z.object({ error: z.object({ code: z.enum(ERROR_CODES), message: z.string() }) }),
   'Error',
@@ -165,6 +278,8 @@ export interface HttpRouteContract {
   responses: Record<number, HttpResponseContract>;
   /** Error statuses this route answers with the error body (401 and 500 apply to every route). */
   errors: number[];
+  /** The token scope the route requires: the gateway answers 403 (GatewayForbidden) to a token without it. */
+  scope?: string;
 }
 
 const publishedHeader = {
@@ -229,6 +344,39 @@ export const HTTP_ROUTES: Readonly<Record<string, HttpRouteContract>> = {
     responses: { 200: { description: 'A page', body: ChannelHistoryPage } },
     errors: [400, 403, 404, 503],
   },
+  'POST /notifications': {
+    summary: `Notify up to 1,000 users (server to server: needs the \`${NOTIFY_SCOPE}\` scope)`,
+    body: NotifyBody,
+    scope: NOTIFY_SCOPE,
+    responses: {
+      201: { description: 'Every recipient is notified (some perhaps by an earlier call with the same idempotencyKey)', body: NotifyResult },
+      200: { description: 'A retry: an earlier call with this idempotencyKey notified every recipient; nobody was notified again', body: NotifyResult },
+      207: { description: 'Some recipients were not notified (`failed`, with a reason); retry with the same idempotencyKey', body: NotifyResult },
+    },
+    errors: [400, 403, 409, 413, 503],
+  },
+  'GET /me/notifications': {
+    summary: 'The caller’s notifications, newest first',
+    query: NotificationsQuery,
+    responses: { 200: { description: 'A page', body: NotificationsPage } },
+    errors: [400, 503],
+  },
+  'GET /me/notifications/unread-count': {
+    summary: 'How many of the caller’s notifications are unread',
+    responses: { 200: { description: 'The count', body: UnreadCount } },
+    errors: [503],
+  },
+  'POST /me/notifications/{id}/read': {
+    summary: 'Mark one notification read (idempotent)',
+    path: NotificationPath,
+    responses: { 200: { description: 'Read; the unread count after', body: UnreadCount } },
+    errors: [400, 404, 503],
+  },
+  'POST /me/notifications/read-all': {
+    summary: 'Mark every notification read (idempotent)',
+    responses: { 200: { description: 'The unread count after (0 unless notifications arrived meanwhile)', body: UnreadCount } },
+    errors: [503],
+  },
 };
 
 /** Input and output types of the payloads, for clients. */
@@ -245,3 +393,9 @@ export type RoomHistoryPage = z.output<typeof RoomHistoryPage>;
 export type ChannelMessage = z.output<typeof ChannelMessage>;
 export type ChannelHistoryPage = z.output<typeof ChannelHistoryPage>;
 export type ErrorBody = z.output<typeof ErrorBody>;
+export type NotifyRequest = z.input<typeof NotifyBody>;
+export type Notification = z.output<typeof Notification>;
+export type NotificationsPage = z.output<typeof NotificationsPage>;
+export type NotifyResult = z.output<typeof NotifyResult>;
+export type NotifyRecipientResult = z.output<typeof NotifyRecipientResult>;
+export type UnreadCount = z.output<typeof UnreadCount>;

@@ -97,9 +97,17 @@ export function buildOpenApi(): Json {
       summary: contract.summary,
       parameters: [...parameters('path', contract.path), ...parameters('query', contract.query)],
       ...(contract.body && { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(contract.body) } } } }),
+      ...(contract.scope && { security: [{ bearerJwt: [contract.scope] }] }),
       responses: {
         ...Object.fromEntries(Object.entries(contract.responses).map(([status, r]) => [status, response(r)])),
         ...Object.fromEntries(errorStatuses.map((status) => [String(status), { $ref: `#/components/responses/${status}` }])),
+        // A token without the route's scope is refused by the gateway, in its own shape.
+        ...(contract.scope && {
+          403: {
+            description: `The token lacks the \`${contract.scope}\` scope: refused by the gateway (\`{"message":"Forbidden"}\`), or \`forbidden\` from the function`,
+            content: { 'application/json': { schema: { oneOf: [{ $ref: componentUri('GatewayForbidden') }, { $ref: componentUri('Error') }] } } },
+          },
+        }),
       },
     };
   }

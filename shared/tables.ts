@@ -49,6 +49,14 @@ const TABLES = {
     ttlAttribute: 'expiresAt',
   },
   idempotency: { envVar: 'IDEMPOTENCY_TABLE', partitionKey: { name: 'key', type: 'S' }, ttlAttribute: 'expiresAt' },
+  // Each user's notification inbox (functions/domain/inbox.ts): `n#{id}` holds a notification, `u#{id}` exists
+  // while it is unread. Every item expires (INBOX_RETENTION_DAYS): the inbox keeps a bounded history.
+  inbox: {
+    envVar: 'INBOX_TABLE',
+    partitionKey: { name: 'userId', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
 } satisfies Record<string, TableDefinition>;
 
 export type TableName = keyof typeof TABLES;

@@ -180,7 +180,7 @@ export async function append(deps: ChannelLogDeps, channel: string, input: Appen
 }
 
 /** 400 for data nested deeper (or with more members) than a relay accepts in an envelope, 413 for one larger than MAX_ENTRY_BYTES. */
-function checkPayload(channel: string, event: string, data: unknown): void {
+export function checkPayload(channel: string, event: string, data: unknown): void {
   const text = encodeEnvelope({ v: ENVELOPE_VERSION, kind: 'message', channel, seq: Number.MAX_SAFE_INTEGER, id: newMessageId(), event, data, ts: Date.now() });
   const problem = checkJsonShape(text, ENVELOPE_SHAPE);
   if (problem?.bound === 'depth') throw badRequest(`data: nested deeper than ${problem.limit - 1} levels`);
@@ -191,7 +191,7 @@ function checkPayload(channel: string, event: string, data: unknown): void {
 }
 
 /** The TTL attribute of an item written at `ts`: DynamoDB may delete it from then on (rounded up, so never before ts + retention). */
-function expiry(deps: Pick<ChannelLogDeps, 'retentionMs'>, ts: number): { expiresAt?: number } {
+export function expiry(deps: Pick<ChannelLogDeps, 'retentionMs'>, ts: number): { expiresAt?: number } {
   return deps.retentionMs === undefined ? {} : { expiresAt: Math.ceil((ts + deps.retentionMs) / 1000) };
 }
 
@@ -222,7 +222,7 @@ async function write(deps: ChannelLogDeps, entry: LogEntry, input: AppendInput):
 }
 
 /** Fills an empty `seq` with a tombstone; returns what the seq holds afterwards (the tombstone, or the entry that won). */
-async function fillGap(deps: Pick<ChannelLogDeps, 'channels' | 'now' | 'retentionMs'>, channel: string, seq: number): Promise<LogEntry> {
+export async function fillGap(deps: Pick<ChannelLogDeps, 'channels' | 'now' | 'retentionMs'>, channel: string, seq: number): Promise<LogEntry> {
   const ts = (deps.now ?? Date.now)();
   const tombstone: LogEntry = { channel, seq, id: `gap-${seq}`, event: GAP_EVENT, data: null, ts, ...expiry(deps, ts) };
   if (await deps.channels.putEntry(tombstone)) return tombstone;
@@ -281,7 +281,7 @@ function fingerprintOf(input: AppendInput): string {
     .digest('base64url');
 }
 
-async function publish(deps: ChannelLogDeps, entry: LogEntry): Promise<boolean> {
+export async function publish(deps: ChannelLogDeps, entry: LogEntry): Promise<boolean> {
   const now = (deps.now ?? Date.now)();
   // Never past the deadline: the entry is stored, and the answer must get out.
   const timeoutMs = Math.max(0, Math.min(deps.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS, (deps.deadline ?? Infinity) - now - 300));

@@ -5,13 +5,30 @@
  * publish after persist) is the channel log's (functions/domain/channel-log.ts).
  */
 import { roomChannel } from '../../protocol/index.js';
+import { withTimeout } from '../../shared/with-timeout.js';
 import { requireChannelAccess } from './channel-access.js';
 import { append, GAP_EVENT, read, type ChannelLogDeps } from './channel-log.js';
-import type { ChatMessage, RoomStore } from './ports.js';
+import { notifyMentions } from './mentions.js';
+import type { ChatMessage, InboxStore, RoomStore } from './ports.js';
 
 export interface MessageDeps extends ChannelLogDeps {
   rooms: RoomStore;
+  /** With an inbox, members mentioned in the text (`@userId`, functions/domain/mentions.ts) are notified. */
+  inbox?: InboxStore;
+  /** How long a send waits for its mention notifications at most. @default MENTION_TIMEOUT_MS */
+  mentionTimeoutMs?: number;
+  /** Told when mention notifications failed or timed out (the message is stored and answered either way). */
+  onMentionError?: (error: unknown, message: ChatMessage) => void;
 }
+
+/**
+ * A send waits this long for its mentions at most (a few DynamoDB round trips
+ * normally take tens of ms). Lambda freezes a container once it answers, so
+ * they cannot run after the answer; what a timeout cuts off is completed by a
+ * retry of the send (mention ids derive from the message: nobody twice) or,
+ * for its reserved seqs, by the gap rule.
+ */
+export const MENTION_TIMEOUT_MS = 1_500;
 
 export const MESSAGE_EVENT = 'message.created';
 
@@ -47,7 +64,26 @@ export async function sendMessage(deps: MessageDeps, input: SendMessageInput): P
     // Scoped to the sender: two users may use the same clientMessageId.
     ...(clientMessageId !== undefined && { idempotencyKey: `${input.userId}#${clientMessageId}`, fingerprint: input.text, keyName: 'clientMessageId' }),
   });
-  return { message: entry.data as ChatMessage, created, published };
+  const message = entry.data as ChatMessage;
+  if (deps.inbox) await mentionsOf(deps, deps.inbox, message);
+  return { message, created, published };
+}
+
+/** Never fails or holds up the send beyond its bound: the message is stored. Runs on replays too (idempotent; completes a cut-off attempt). */
+async function mentionsOf(deps: MessageDeps, inbox: InboxStore, message: ChatMessage): Promise<void> {
+  const now = (deps.now ?? Date.now)();
+  const timeoutMs = Math.min(deps.mentionTimeoutMs ?? MENTION_TIMEOUT_MS, (deps.deadline ?? Infinity) - now - 500);
+  try {
+    if (timeoutMs <= 0) throw new Error('no time left before the deadline for mention notifications');
+    const outcome = await withTimeout(notifyMentions({ ...deps, inbox }, message), timeoutMs, `mention notifications took longer than ${timeoutMs} ms`);
+    if (outcome?.failed) throw new Error(`${outcome.failed} mention notifications were not stored: ${outcome.results.find((r) => r.reason)?.reason}`);
+  } catch (err) {
+    try {
+      deps.onMentionError?.(err, message);
+    } catch {
+      // the message is stored and answered regardless
+    }
+  }
 }
 
 // The HTTP contract (protocol/http.ts) owns these limits.

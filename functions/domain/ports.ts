@@ -135,3 +135,50 @@ export interface ChannelStore {
    */
   takeOverClaim(channel: string, key: string, expectedClaimedAt: number, claimedAt: number, attempt: string): Promise<boolean>;
 }
+
+/** A notification as the inbox stores it (functions/domain/inbox.ts); `read` is derived from the unread flag. */
+export interface InboxItem {
+  userId: string;
+  id: string;
+  type: string;
+  title: string;
+  body: string;
+  data?: unknown;
+  /** Epoch ms. */
+  createdAt: number;
+  /** Its seq on `user:{userId}`. */
+  seq: number;
+  /** Epoch seconds from which it no longer counts (DynamoDB's TTL deletes it some time after). */
+  expiresAt: number;
+}
+
+/** A page of a user's inbox, newest first. */
+export interface InboxPage {
+  items: Array<InboxItem & { read: boolean }>;
+  /** The id to continue after; absent at the end. */
+  after?: string;
+}
+
+/**
+ * Each user's inbox: notification items, and an unread flag per unread
+ * notification (so the unread count is a count of flags, never a counter that
+ * could drift). Every method ignores items whose `expiresAt` has passed, as if
+ * DynamoDB had already deleted them.
+ */
+export interface InboxStore {
+  /** Which of these (userId, id) notifications are stored (any read state, not expired). */
+  existing(keys: Array<{ userId: string; id: string }>, now: number): Promise<Set<string>>;
+  /** Stores the items, each with its unread flag raised (batched; overwrites an item of the same id). */
+  putItems(items: InboxItem[]): Promise<void>;
+  /** Removes an item and its flag (a write that did not complete; only while the item is still at `seq`). */
+  removeItem(userId: string, id: string, seq: number): Promise<void>;
+  getItem(userId: string, id: string, now: number): Promise<(InboxItem & { read: boolean }) | null>;
+  /** Newest first, after `after` (an id); `unread` lists only unread ones. */
+  list(userId: string, options: { limit: number; after?: string; unread: boolean; now: number }): Promise<InboxPage>;
+  /** Lowers one flag; true when it was raised (the item went from unread to read). */
+  clearUnread(userId: string, id: string): Promise<boolean>;
+  /** Lowers every raised flag it finds (up to `max`); returns how many it lowered. */
+  clearAllUnread(userId: string, max: number): Promise<number>;
+  /** The number of raised, unexpired flags: read consistently, so exact at the time of the read. */
+  countUnread(userId: string, now: number): Promise<number>;
+}

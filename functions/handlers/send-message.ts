@@ -13,6 +13,9 @@ import { httpHandler, json, parseBody, validate } from '../lib/http.js';
 import { RoomPath } from '../lib/params.js';
 import { enforceSendRate } from '../lib/send-rate.js';
 
+const logMentionFailure = (error: unknown, message: { roomId: string; id: string }) =>
+  logger.warn('mention notifications not (all) stored; the message is', { error: error as Error, roomId: message.roomId, messageId: message.id });
+
 const logPublishFailure = (error: unknown, entry: { channel: string; seq: number }) =>
   logger.error('publish failed after the message was stored; subscribers will backfill', { error: error as Error, channel: entry.channel, seq: entry.seq });
 
@@ -23,7 +26,7 @@ export const handler = httpHandler(async (event, caller, deadline) => {
   const { roomId } = validate(RoomPath, event.pathParameters, 'path');
   const body = parseBody(event, SendMessageBody);
   const { message, created, published } = await sendMessage(
-    { ...getStores(), publisher: getRawPublisher(), onPublishError: logPublishFailure, deadline },
+    { ...getStores(), publisher: getRawPublisher(), onPublishError: logPublishFailure, onMentionError: logMentionFailure, deadline },
     { roomId, userId: caller.userId, ...body },
   );
   const response = json(created ? 201 : 200, message);

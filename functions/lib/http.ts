@@ -70,8 +70,8 @@ function scopesFromClaim(scope: unknown): string[] {
  * UTF-8, text that is not JSON, or a string escape that is not Unicode (an
  * unpaired surrogate such as `"\ud800"`) → 400 invalid_json; wrong shape → 400.
  */
-export function parseBody<T extends z.ZodMiniType>(event: HttpEvent, schema: T): z.infer<T> {
-  const raw = bodyText(event);
+export function parseBody<T extends z.ZodMiniType>(event: HttpEvent, schema: T, maxBytes = MAX_BODY_BYTES): z.infer<T> {
+  const raw = bodyText(event, maxBytes);
   let value: unknown;
   try {
     // The reviver costs a call per value, so it runs only when a surrogate could be there.
@@ -90,17 +90,17 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * The body as text. API Gateway passes a body it cannot pass as text base64
  * encoded (`isBase64Encoded`); its bytes must be UTF-8, as JSON requires.
  */
-function bodyText(event: HttpEvent): string {
+function bodyText(event: HttpEvent, maxBytes: number): string {
   if (event.body === undefined) return '';
-  const tooLarge = () => new DomainError(ErrorCode.PayloadTooLarge, `Request body exceeds ${MAX_BODY_BYTES} bytes`);
+  const tooLarge = () => new DomainError(ErrorCode.PayloadTooLarge, `Request body exceeds ${maxBytes} bytes`);
   if (!event.isBase64Encoded) {
-    if (Buffer.byteLength(event.body, 'utf8') > MAX_BODY_BYTES) throw tooLarge();
+    if (Buffer.byteLength(event.body, 'utf8') > maxBytes) throw tooLarge();
     return event.body;
   }
   // 4 base64 characters per 3 bytes: refuse an oversize body before decoding it.
-  if (event.body.length > Math.ceil(MAX_BODY_BYTES / 3) * 4 + 4) throw tooLarge();
+  if (event.body.length > Math.ceil(maxBytes / 3) * 4 + 4) throw tooLarge();
   const bytes = Buffer.from(event.body, 'base64');
-  if (bytes.length > MAX_BODY_BYTES) throw tooLarge();
+  if (bytes.length > maxBytes) throw tooLarge();
   try {
     return strictUtf8.decode(bytes);
   } catch {

@@ -6,14 +6,15 @@
  */
 import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { TABLE_NAMES, tables as tableDefinitions, type TableNames } from '../../shared/tables.js';
-import { DynamoChannelStore, DynamoRoomStore } from '../adapters/dynamo-stores.js';
-import type { ChannelStore, RoomStore } from '../domain/ports.js';
+import { DynamoChannelStore, DynamoInboxStore, DynamoRoomStore } from '../adapters/dynamo-stores.js';
+import type { ChannelStore, InboxStore, RoomStore } from '../domain/ports.js';
 import { requireEnv } from './env.js';
 import { retentionFromEnv } from './retention.js';
 
 export interface Stores {
   rooms: RoomStore;
   channels: ChannelStore;
+  inbox: InboxStore;
   /** MESSAGE_RETENTION_DAYS in ms; undefined: entries never expire. */
   retentionMs?: number;
 }
@@ -24,5 +25,5 @@ export function getStores(env: NodeJS.ProcessEnv = process.env): Stores {
   if (stores) return stores;
   const db = createDynamoClient({ endpoint: env.DYNAMODB_ENDPOINT });
   const tables = Object.fromEntries(TABLE_NAMES.map((name) => [name, requireEnv(env, tableDefinitions[name].envVar)])) as TableNames;
-  return (stores = { rooms: new DynamoRoomStore(db, tables), channels: new DynamoChannelStore(db, tables), ...retentionFromEnv(env) });
+  return (stores = { rooms: new DynamoRoomStore(db, tables), channels: new DynamoChannelStore(db, tables), inbox: new DynamoInboxStore(db, tables), ...retentionFromEnv(env) });
 }

@@ -41,6 +41,11 @@ export interface ApiFunctionsProps {
   data: DataTables;
   pubsub: PubSub;
   jwt: { issuer: string; audience: string };
+  /**
+   * Server-to-server routes (a route's `scope` in functions/routes.ts): their own JWT
+   * authorizer admits these audiences and requires this scope (403 without it).
+   */
+  notify?: { scope: string; audiences: string[] };
   /** @default ['*'] (tokens travel in a header, not cookies, so a wildcard leaks nothing) */
   corsOrigins?: string[];
   /** @default false */
@@ -95,6 +100,8 @@ export class ApiFunctions extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
   readonly authorizer: HttpJwtAuthorizer;
+  /** The authorizer of the server-to-server routes (present when a route has a `scope`). */
+  readonly notifyAuthorizer?: HttpJwtAuthorizer;
   /** Keyed by route key, e.g. `POST /rooms`. */
   readonly functions: ReadonlyMap<string, NodejsFunction>;
   /** The security group of the functions that run in the VPC (ElastiCache mode). */
@@ -128,6 +135,14 @@ export class ApiFunctions extends Construct {
       jwtAudience: [props.jwt.audience],
       identitySource: ['$request.header.Authorization'],
     });
+
+    if (props.routes.some((r) => r.scope)) {
+      if (!props.notify) throw new Error('ApiFunctions: a route requires a scope (functions/routes.ts), so `notify` (its scope and audiences) is required');
+      this.notifyAuthorizer = new HttpJwtAuthorizer('NotifyAuthorizer', props.jwt.issuer, {
+        jwtAudience: props.notify.audiences,
+        identitySource: ['$request.header.Authorization'],
+      });
+    }
 
     const placement = props.pubsub.functionPlacement;
     if (placement && props.routes.some((r) => r.publishes)) {
@@ -175,7 +190,7 @@ export class ApiFunctions extends Construct {
       depsLockFilePath: join(props.projectRoot, 'package-lock.json'),
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      memorySize: 512,
+      memorySize: route.memoryMb ?? 512,
       timeout: Duration.seconds(10),
       role,
       logGroup,
@@ -191,6 +206,8 @@ export class ApiFunctions extends Construct {
         }),
         // Appends stamp `expiresAt` with it; history reads (they write tombstones) must judge expiry by it too.
         ...(props.messageRetentionDays !== undefined && route.writes.includes('messages') && { MESSAGE_RETENTION_DAYS: String(props.messageRetentionDays) }),
+        // The scope as tokens carry it; the handler checks it too (functions/handlers/notify.ts).
+        ...(route.scope && { NOTIFY_SCOPE: props.notify!.scope }),
         NODE_OPTIONS: '--enable-source-maps',
       },
       ...(inVpc && {
@@ -228,13 +245,16 @@ export class ApiFunctions extends Construct {
       path,
       methods: [METHODS[method]!],
       integration: new HttpLambdaIntegration(`${id}Integration`, fn),
-      authorizer: this.authorizer,
+      // A scoped route: its own authorizer, and API Gateway answers 403 to a token without the scope.
+      ...(route.scope
+        ? { authorizer: this.notifyAuthorizer!, authorizationScopes: [props.notify!.scope] }
+        : { authorizer: this.authorizer }),
     });
     return fn;
   }
 }
 
-const ITEM_ACTIONS = new Set(['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem']);
+const ITEM_ACTIONS = new Set(['GetItem', 'BatchGetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 
 /** Every problem in the route table at once. */
 export function validateRoutes(routes: readonly RouteDefinition[]): void {

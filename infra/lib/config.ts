@@ -12,6 +12,8 @@ export interface ExternalJwt {
   issuer: string;
   audience: string;
   jwksUrl: string;
+  /** The scope your provider puts in backends' tokens for POST /notifications (context `jwtNotifyScope`). @default 'notify' */
+  notifyScope?: string;
 }
 
 export interface TownsquareConfig {
@@ -157,9 +159,12 @@ export function readConfig(source: ContextSource): TownsquareConfig {
   if (audience && !issuer) problems.push('jwtIssuer: required when jwtAudience is given');
   if (jwksUrlRaw && !issuer) problems.push('jwksUrl: only meaningful with jwtIssuer (the Cognito default derives its own)');
   // Auth0, Cognito and most OIDC providers publish keys here; others (Okta) must pass jwksUrl.
+  const notifyScope = str('jwtNotifyScope');
+  if (notifyScope && !issuer) problems.push('jwtNotifyScope: only meaningful with jwtIssuer (the Cognito default creates townsquare/notify)');
+  if (notifyScope && !/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(notifyScope)) problems.push(`jwtNotifyScope: not a single OAuth scope: ${notifyScope}`);
   const jwt =
     issuer && audience
-      ? { issuer, audience, jwksUrl: jwksUrlRaw ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json` }
+      ? { issuer, audience, jwksUrl: jwksUrlRaw ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`, ...(notifyScope && { notifyScope }) }
       : undefined;
 
   const certificateArn = str('certificateArn');

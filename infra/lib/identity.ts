@@ -2,9 +2,26 @@
  * Who issues the JWTs that the HTTP API and the relays accept: the deployer's
  * own provider (issuer + audience + JWKS from context), or a Cognito user pool
  * and app client created here when none is given.
+ *
+ * Server-to-server calls (`POST /notifications`) need a token with the notify
+ * scope. With Cognito, this creates a resource server (`townsquare`) with the
+ * scope `notify`, a confidential app client that may only use the
+ * client-credentials grant for it, and the pool domain whose
+ * `/oauth2/token` endpoint issues those tokens. Such an access token carries
+ * `client_id` (no `aud`) and the client id as its `sub`. With your own
+ * provider, its machine tokens must carry `notifyScope` (default `notify`) and
+ * the same audience.
  */
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { AccountRecovery, FeaturePlan, UserPool, UserPoolClient } from 'aws-cdk-lib/aws-cognito';
+import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import {
+  AccountRecovery,
+  FeaturePlan,
+  OAuthScope,
+  ResourceServerScope,
+  UserPool,
+  UserPoolClient,
+  UserPoolDomain,
+} from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import type { ExternalJwt } from './config.js';
 
@@ -15,6 +32,22 @@ export interface IdentityProps {
   destroyOnRemoval?: boolean;
 }
 
+/** The Cognito resource server's identifier and its scope: tokens carry `townsquare/notify`. */
+export const NOTIFY_RESOURCE_SERVER = 'townsquare';
+export const NOTIFY_SCOPE_NAME = 'notify';
+
+/** Who may call the server-to-server routes, and with which scope. */
+export interface NotifyAuth {
+  /** The scope string as tokens carry it (Cognito: `townsquare/notify`). */
+  scope: string;
+  /**
+   * Audiences (Cognito: app client ids) that route's authorizer admits: the machine
+   * client's, and the end users' too, so that an end-user token gets 403 for the
+   * missing scope rather than 401.
+   */
+  audiences: string[];
+}
+
 export class Identity extends Construct {
   readonly issuer: string;
   /** Audience the API authorizer and the relays require (Cognito: the app client id). */
@@ -22,11 +55,16 @@ export class Identity extends Construct {
   readonly jwksUrl: string;
   readonly userPool?: UserPool;
   readonly userPoolClient?: UserPoolClient;
+  readonly notify: NotifyAuth;
+  /** Cognito only: the client-credentials app client of backends, and where they get tokens. */
+  readonly notifyClient?: UserPoolClient;
+  readonly tokenEndpoint?: string;
 
   constructor(scope: Construct, id: string, props: IdentityProps = {}) {
     super(scope, id);
     if (props.external) {
       ({ issuer: this.issuer, audience: this.audience, jwksUrl: this.jwksUrl } = props.external);
+      this.notify = { scope: props.external.notifyScope ?? NOTIFY_SCOPE_NAME, audiences: [props.external.audience] };
       return;
     }
     const pool = new UserPool(this, 'UserPool', {
@@ -66,10 +104,30 @@ export class Identity extends Construct {
           'The Plus feature plan (threat protection) is billed per monthly active user; left to the deployer. Self sign-up is disabled, which removes the main abuse path.',
       },
     );
+
+    // Backends: a confidential client limited to the client-credentials grant for the notify scope.
+    const notifyScope = new ResourceServerScope({ scopeName: NOTIFY_SCOPE_NAME, scopeDescription: 'POST /notifications (server to server)' });
+    const resourceServer = pool.addResourceServer('ResourceServer', { identifier: NOTIFY_RESOURCE_SERVER, scopes: [notifyScope] });
+    const notifyClient = pool.addClient('NotifyClient', {
+      generateSecret: true,
+      authFlows: {},
+      oAuth: { flows: { clientCredentials: true }, scopes: [OAuthScope.resourceServer(resourceServer, notifyScope)] },
+      accessTokenValidity: Duration.hours(1),
+      preventUserExistenceErrors: true,
+    });
+    // The token endpoint lives on the pool's domain; the prefix must be unique in the Region.
+    const domain = new UserPoolDomain(this, 'Domain', {
+      userPool: pool,
+      cognitoDomain: { domainPrefix: `${Stack.of(this).stackName.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-${Aws.ACCOUNT_ID}` },
+    });
+    this.notifyClient = notifyClient;
+    this.tokenEndpoint = `${domain.baseUrl()}/oauth2/token`;
+
     this.userPool = pool;
     this.userPoolClient = client;
     this.issuer = `https://cognito-idp.${Stack.of(this).region}.amazonaws.com/${pool.userPoolId}`;
     this.audience = client.userPoolClientId;
     this.jwksUrl = `${this.issuer}/.well-known/jwks.json`;
+    this.notify = { scope: `${NOTIFY_RESOURCE_SERVER}/${NOTIFY_SCOPE_NAME}`, audiences: [client.userPoolClientId, notifyClient.userPoolClientId] };
   }
 }

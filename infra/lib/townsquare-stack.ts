@@ -68,6 +68,7 @@ export class TownsquareStack extends Stack {
       data: this.data,
       pubsub: this.pubsub,
       jwt,
+      notify: this.identity.notify,
       corsOrigins: config.corsOrigins,
       throttle: { rateLimit: config.apiRateLimit, burstLimit: config.apiBurstLimit },
       ...(config.messageRetentionDays !== undefined && { messageRetentionDays: config.messageRetentionDays }),
@@ -129,9 +130,15 @@ export class TownsquareStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Every alarm notifies this SNS topic' });
     new CfnOutput(this, 'JwtIssuer', { value: this.identity.issuer });
     new CfnOutput(this, 'JwtAudience', { value: this.identity.audience });
+    new CfnOutput(this, 'NotifyScope', { value: this.identity.notify.scope });
     if (this.identity.userPool && this.identity.userPoolClient) {
       new CfnOutput(this, 'UserPoolId', { value: this.identity.userPool.userPoolId });
       new CfnOutput(this, 'UserPoolClientId', { value: this.identity.userPoolClient.userPoolClientId });
+    }
+    if (this.identity.notifyClient && this.identity.tokenEndpoint) {
+      // Backends get tokens for POST /notifications here (client credentials; the secret stays in Cognito).
+      new CfnOutput(this, 'NotifyClientId', { value: this.identity.notifyClient.userPoolClientId });
+      new CfnOutput(this, 'TokenEndpoint', { value: this.identity.tokenEndpoint });
     }
   }
 }

@@ -11,11 +11,13 @@ import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { routes } from '../../functions/routes.js';
+import { HTTP_ROUTES } from '../../protocol/http.js';
 import { describe as show, fragmentArb, renderFragment, type Fragment } from './support/arbitraries.js';
 import { httpProblem, Tally } from './support/oracles.js';
 import { fuzzPlan } from './support/plan.js';
 import { pool, startFuzzStack, type FuzzStack } from './support/stack.js';
 import { tokenArb, type TokenRecipe } from './support/tokens.js';
+import { apiClient } from '../helpers/api.js';
 
 const USERS = ['fz5-u0', 'fz5-u1', 'fz5-u2', 'fz5-u3'];
 const BATCH = 40;
@@ -40,7 +42,7 @@ type Body =
   | { b: 'bytes'; bytes: Uint8Array }
   | { b: 'big'; n: number };
 
-type Auth = { a: 'valid'; user: number } | { a: 'none' } | { a: 'token'; t: TokenRecipe } | { a: 'header'; value: string } | { a: 'scheme'; scheme: string; user: number };
+type Auth = { a: 'valid'; user: number } | { a: 'service'; scopes: string[] } | { a: 'none' } | { a: 'token'; t: TokenRecipe } | { a: 'header'; value: string } | { a: 'scheme'; scheme: string; user: number };
 
 interface HttpInput {
   route: number;
@@ -64,7 +66,7 @@ const paramArb: fc.Arbitrary<Param> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 65, max: 20_000 }).map((n): Param => ({ p: 'long', n })) },
 );
 
-const BODY_KEYS = ['name', 'userId', 'text', 'clientMessageId', 'role', 'userIds', 'type', 'title', 'body', 'data', 'afterSeq', '__proto__', 'constructor'];
+const BODY_KEYS = ['name', 'userId', 'text', 'clientMessageId', 'role', 'userIds', 'type', 'title', 'body', 'data', 'idempotencyKey', 'afterSeq', '__proto__', 'constructor'];
 const memberValue = fc.oneof(
   {
     weight: 3,
@@ -96,8 +98,35 @@ const plausibleBodyArb: fc.Arbitrary<Body> = fc
     return { b: 'object', members };
   });
 
+/** A notification the route would take (recipients, mentions of them in `body`, data, a key), with at most one member swapped for junk. */
+const plausibleNotifyArb: fc.Arbitrary<Body> = fc
+  .record({
+    values: fc.record(
+      {
+        userIds: fc.array(fc.constantFrom(...USERS, 'bystander-0', 'auth0|123', 'a@b.c'), { minLength: 1, maxLength: 6 }),
+        type: fc.constantFrom('fz', 'order.shipped', 'mention'),
+        title: fc.constantFrom('t', 'A title'),
+        body: fc.constantFrom('', 'hello', `@${USERS[1]}`),
+        data: fc.jsonValue({ maxDepth: 3 }),
+        idempotencyKey: fc.stringMatching(/^[A-Za-z0-9_-]{1,4}$/),
+      },
+      { requiredKeys: ['userIds', 'type', 'title', 'body'] },
+    ),
+    mutate: fc.option(fc.tuple(fc.constantFrom('userIds', 'type', 'title', 'body', 'data', 'idempotencyKey'), memberValue), { nil: undefined }),
+  })
+  .map(({ values, mutate }): Body => {
+    const members: Array<[string, { json: unknown } | { fragment: Fragment }]> = Object.entries(values).map(([k, v]) => [k, { json: v }]);
+    if (mutate) {
+      const at = members.findIndex((m) => m[0] === mutate[0]);
+      if (at >= 0) members[at]![1] = mutate[1];
+      else members.push(mutate);
+    }
+    return { b: 'object', members };
+  });
+
 const bodyArb: fc.Arbitrary<Body> = fc.oneof(
   { weight: 4, arbitrary: plausibleBodyArb },
+  { weight: 2, arbitrary: plausibleNotifyArb },
   { weight: 2, arbitrary: fc.constant<Body>({ b: 'none' }) },
   { weight: 6, arbitrary: fc.array(fc.tuple(fc.oneof(fc.constantFrom(...BODY_KEYS), fc.string({ maxLength: 10 })), memberValue), { maxLength: 4 }).map((members): Body => ({ b: 'object', members })) },
   { weight: 2, arbitrary: fragmentArb.map((x): Body => ({ b: 'fragment', x })) },
@@ -122,6 +151,8 @@ const queryArb = fc.oneof(
 const authArb = (users: readonly string[]): fc.Arbitrary<Auth> =>
   fc.oneof(
     { weight: 6, arbitrary: fc.nat(users.length - 1).map((user): Auth => ({ a: 'valid', user })) },
+    // A backend's token: the notify scope (or another, or several) for the server-to-server route.
+    { weight: 2, arbitrary: fc.constantFrom(['notify'], ['notify', 'other'], ['read'], ['NOTIFY'], ['notif']).map((scopes): Auth => ({ a: 'service', scopes: [...scopes] })) },
     { weight: 1, arbitrary: fc.constant<Auth>({ a: 'none' }) },
     { weight: 2, arbitrary: tokenArb(users).map((t): Auth => ({ a: 'token', t })) },
     {
@@ -154,12 +185,22 @@ const inputArb: fc.Arbitrary<HttpInput> = fc.record({
 
 let fuzz: FuzzStack;
 let memberRoom: string;
+/** Per user: notification ids in their inbox, for the `{id}` of the mark-read route. */
+const notificationIds = new Map<string, string>();
 const tally = new Tally();
 const utf8Tally = new Tally();
 
 beforeAll(async () => {
   fuzz = await startFuzzStack();
   memberRoom = await fuzz.createRoom(USERS[0]!, USERS.slice(1));
+  const sent = await apiClient(fuzz.stack.apiUrl, await fuzz.stack.issuer.mint('fz5-backend', { scopes: ['notify'] })).post('/notifications', {
+    userIds: USERS,
+    type: 'fz',
+    title: 'seed',
+    body: '',
+  });
+  expect(sent.status).toBe(201);
+  for (const r of sent.body.results as Array<{ userId: string; id: string }>) notificationIds.set(r.userId, r.id);
 }, 120_000);
 
 /**
@@ -177,6 +218,9 @@ afterAll(() => fuzz?.stop());
 /** A path parameter; `name` is the route's (`roomId`, `userId`, `channel`, or one a new route brings). */
 function renderParam(p: Param, name: string, caller: string): string {
   // A channel parameter names rooms and users as channels (`room:{id}`, `user:{id}`).
+  // A notification id: the caller's own (stored at the start), or one of another user's.
+  if (name === 'id' && (p.p === 'caller' || p.p === 'member-room')) return notificationIds.get(caller) ?? notificationIds.get(USERS[0]!)!;
+  if (name === 'id' && p.p === 'user') return notificationIds.get(p.id) ?? '000000000-AAAAAAAAAAAAAAAA';
   const channel = /channel/i.test(name);
   const room = (id: string) => (channel ? encodeURIComponent(`room:${id}`) : id);
   const user = (id: string) => encodeURIComponent(channel ? `user:${id}` : id);
@@ -254,6 +298,9 @@ async function throwOne(input: HttpInput): Promise<{ method: string; path: strin
     case 'valid':
       headers.authorization = `Bearer ${await fuzz.token(USERS[input.auth.user]!)}`;
       break;
+    case 'service':
+      headers.authorization = `Bearer ${await serviceToken(input.auth.scopes)}`;
+      break;
     case 'token':
       headers.authorization = `Bearer ${await fuzz.tokens.render(input.auth.t)}`;
       break;
@@ -276,6 +323,14 @@ async function throwOne(input: HttpInput): Promise<{ method: string; path: strin
   return { method, path, answer, caller };
 }
 
+const serviceTokens = new Map<string, Promise<string>>();
+const serviceToken = (scopes: string[]) => {
+  const key = scopes.join(' ');
+  let t = serviceTokens.get(key);
+  if (!t) serviceTokens.set(key, (t = fuzz.stack.issuer.mint('fz5-backend', { scopes })));
+  return t;
+};
+
 /** `status` or `status:code`, for the tally. */
 function answerKey(answer: Answer): string {
   const code = /"code":"(\w+)"/.exec(answer.body)?.[1];
@@ -294,10 +349,27 @@ function judge(input: HttpInput, sent: Awaited<ReturnType<typeof throwOne>>): st
   // The HTTP parser's own refusal of an oversize request line (Node's 16 KiB header limit in
   // the stand-in; API Gateway has its own), before any routing: no body to judge.
   if (answer.status === 431 || answer.status === 414) return null;
+  const definition = routes[input.route]!;
+  const scoped = definition.scope !== undefined && method === definition.routeKey.split(' ')[0];
+  // The gateway's own refusal of a token without the route's scope (API Gateway's shape).
+  if (scoped && answer.status === 403 && answer.body === '{"message":"Forbidden"}') {
+    return input.auth.a === 'service' && input.auth.scopes.includes(definition.scope!) ? 'a token with the scope was refused by the gateway' : null;
+  }
   const problem = httpProblem(answer.status, answer.body);
   if (problem) return problem;
+  if (scoped && answer.status < 300 && !(input.auth.a === 'service' && input.auth.scopes.includes(definition.scope!))) {
+    return `${definition.routeKey} answered ${answer.status} to a token without the ${definition.scope} scope`;
+  }
+  // Never a silent partial success: one result per distinct recipient, and counts that add up.
+  if (scoped && answer.status < 300) {
+    const out = JSON.parse(answer.body) as { stored: number; duplicates: number; failed: number; results: Array<{ status: string }> };
+    const count = (status: string) => out.results.filter((r) => r.status === status).length;
+    if (out.stored !== count('stored') || out.duplicates !== count('duplicate') || out.failed !== count('failed') || out.failed > 0) {
+      return `notification results do not add up (or some failed): ${answer.body.slice(0, 200)}`;
+    }
+  }
   // Identity comes from the token, never from the body.
-  const route = routes[input.route]!.routeKey;
+  const route = definition.routeKey;
   if (answer.status < 300 && route === 'POST /rooms/{roomId}/messages' && method === 'POST' && caller) {
     const stored = JSON.parse(answer.body) as { userId?: unknown };
     if (stored.userId !== caller) return `a message sent by ${caller} was stored as ${String(stored.userId)}`;
@@ -338,7 +410,8 @@ const badUtf8 = fc.constantFrom([0x80], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed,
 
 it(`API refuses a body that is not valid UTF-8 on every route, never stores it (${utf8Plan.label})`, async () => {
   fuzz.bystanders.begin();
-  const writeRoutes = routes.map((r, i) => ({ r, i })).filter(({ r }) => /^(POST|PATCH|PUT) /.test(r.routeKey));
+  // Routes that take a body (marking read takes none, and reads none).
+  const writeRoutes = routes.map((r, i) => ({ r, i })).filter(({ r }) => /^(POST|PATCH|PUT) /.test(r.routeKey) && HTTP_ROUTES[r.routeKey]?.body !== undefined);
   let thrown = 0;
   await fc.assert(
     fc.asyncProperty(
@@ -353,7 +426,8 @@ it(`API refuses a body that is not valid UTF-8 on every route, never stores it (
           const value = Buffer.concat([Buffer.from(before), Buffer.from(bad), Buffer.from(after)]);
           const members = ['name', 'text', 'role', 'title', 'body', 'type'].map((k) => Buffer.concat([Buffer.from(`"${k}":"`), value, Buffer.from('"')]));
           const body = Buffer.concat([Buffer.from('{'), ...members.flatMap((m, k) => (k === 0 ? [m] : [Buffer.from(','), m])), Buffer.from('}')]);
-          const answer = await send(method, path, { authorization: `Bearer ${await fuzz.token(USERS[0]!)}`, 'content-type': 'application/json' }, body);
+          const token = route.scope ? await serviceToken([route.scope]) : await fuzz.token(USERS[0]!);
+          const answer = await send(method, path, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body);
           utf8Tally.add(answerKey(answer));
           const problem = httpProblem(answer.status, answer.body);
           if (problem) problems.push(`${route.routeKey}: ${problem}`);

@@ -118,7 +118,11 @@ describe.each([
     }
     expect(pairs('POST /rooms').filter((p) => /UpdateItem|GetItem/.test(p))).toEqual([]);
     expect(pairs('GET /rooms')).not.toContain('dynamodb:Query on memberships');
-    expect(pairs('POST /rooms/{roomId}/messages').filter((p) => /Query|DeleteItem/.test(p))).toEqual([]);
+    // A send deletes only an inbox item of a mention whose entry could not be stored (functions/domain/notifications.ts).
+    expect(pairs('POST /rooms/{roomId}/messages').filter((p) => /Query|DeleteItem/.test(p))).toEqual(['dynamodb:DeleteItem on inbox']);
+    // The inbox routes touch nothing of chat; marks write only their event to the user channel.
+    for (const key of ['GET /me/notifications', 'GET /me/notifications/unread-count']) expect(pairs(key).every((p) => p.endsWith(' on inbox')), key).toBe(true);
+    expect(pairs('POST /notifications').filter((p) => /memberships|rooms/.test(p))).toEqual([]);
   });
 });
 
@@ -140,8 +144,8 @@ describe('route declarations', () => {
 
   it('derive reads and writes from the actions', () => {
     const send = routes.find((r) => r.routeKey === 'POST /rooms/{roomId}/messages')!;
-    expect([...send.writes].sort()).toEqual(['idempotency', 'messages']);
-    expect([...send.reads].sort()).toEqual(['idempotency', 'memberships', 'messages', 'rooms']);
+    expect([...send.writes].sort()).toEqual(['idempotency', 'inbox', 'messages']); // inbox: mentions
+    expect([...send.reads].sort()).toEqual(['idempotency', 'inbox', 'memberships', 'messages', 'rooms']);
     const create = routes.find((r) => r.routeKey === 'POST /rooms')!;
     expect([...create.reads]).toEqual(['memberships']); // the byUser count
   });

@@ -60,7 +60,8 @@ describe('redisMaintenanceWindow', () => {
     },
   );
 
-  it('takes day names in any case, and passes the window to the replication group', () => {
+  // Synthesizes the whole app (without bundling): slow on a busy machine.
+  it('takes day names in any case, and passes the window to the replication group', { timeout: 120_000 }, () => {
     const config = readConfig({ redisMaintenanceWindow: 'Sun:23:30-MON:00:30' });
     expect(config.redisMaintenanceWindow).toBe('sun:23:30-mon:00:30');
     const outdir = mkdtempSync(join(tmpdir(), 'townsquare-window-'));
@@ -77,5 +78,19 @@ describe('redisMaintenanceWindow', () => {
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('jwtNotifyScope', () => {
+  const provider = { jwtIssuer: 'https://x.auth0.com/', jwtAudience: 'https://api.example.com' };
+  it('names the scope backends need with your own provider (default notify)', () => {
+    expect(readConfig({ ...provider, jwtNotifyScope: 'send:notifications' }).jwt?.notifyScope).toBe('send:notifications');
+    expect(readConfig(provider).jwt?.notifyScope).toBeUndefined();
+  });
+
+  it('is refused without jwtIssuer, and when it is not one OAuth scope', () => {
+    expect(problemsOf({ jwtNotifyScope: 'notify' })).toEqual([expect.stringContaining('jwtNotifyScope: only meaningful with jwtIssuer')]);
+    expect(problemsOf({ ...provider, jwtNotifyScope: 'two scopes' })).toEqual([expect.stringContaining('jwtNotifyScope: not a single OAuth scope')]);
+    expect(problemsOf({ ...provider, jwtNotifyScope: 'quote"d' })).toHaveLength(1);
   });
 });

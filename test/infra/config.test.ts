@@ -1,6 +1,7 @@
 /** Context validation and the small constructs, without a full (bundling) synthesis. */
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { TABLE_NAMES } from '../../shared/tables.js';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig } from '../../infra/lib/config.js';
 import { DataTables } from '../../infra/lib/data-tables.js';
@@ -141,7 +142,7 @@ describe('DataTables', () => {
 
   it('retains tables with deletion protection by default', () => {
     const tables = Object.values(synth(false).findResources('AWS::DynamoDB::Table'));
-    expect(tables).toHaveLength(4);
+    expect(tables).toHaveLength(TABLE_NAMES.length);
     for (const t of tables) {
       expect(t.DeletionPolicy).toBe('Retain');
       expect(t.Properties.DeletionProtectionEnabled).toBe(true);

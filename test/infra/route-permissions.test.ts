@@ -68,7 +68,7 @@ afterAll(async () => {
 });
 
 /** Invokes the route's handler as API Gateway would, for `user`. */
-async function call(routeKey: string, user: string, params: Record<string, string> = {}, body?: unknown, query?: Record<string, string>) {
+async function call(routeKey: string, user: string, params: Record<string, string> = {}, body?: unknown, query?: Record<string, string>, scopes: string[] = []) {
   const [method, pathTemplate] = routeKey.split(' ') as [string, string];
   const rawPath = pathTemplate.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name]!));
   const event = {
@@ -84,7 +84,7 @@ async function call(routeKey: string, user: string, params: Record<string, strin
     requestContext: {
       accountId: 'test',
       apiId: 'test',
-      authorizer: { principalId: '', integrationLatency: 0, jwt: { claims: { sub: user }, scopes: [] } },
+      authorizer: { principalId: '', integrationLatency: 0, jwt: { claims: { sub: user }, scopes } },
       domainName: 'localhost',
       domainPrefix: 'localhost',
       http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
@@ -109,6 +109,18 @@ async function leaveHole(channel: string): Promise<void> {
   const db = createDynamoClient({ endpoint: dynamo.endpoint });
   try {
     await new DynamoChannelStore(db, dynamo.tables).reserveSeq(channel, Date.now() - 60_000);
+  } finally {
+    db.destroy();
+  }
+}
+
+/** Puts a tombstone at the seq `channel` hands out next, as a lost writer's seq filled early would: the next append there fails. */
+async function takeNextSeq(channel: string): Promise<void> {
+  const db = createDynamoClient({ endpoint: dynamo.endpoint });
+  try {
+    const store = new DynamoChannelStore(db, dynamo.tables);
+    const seq = (await store.head(channel)).lastSeq + 1;
+    expect(await store.putEntry({ channel, seq, id: `gap-${seq}`, event: 'gap', data: null, ts: Date.now() })).toBe(true);
   } finally {
     db.destroy();
   }
@@ -144,6 +156,30 @@ describe('every route calls exactly the DynamoDB actions it declares', () => {
     expect(channel.body.messages.map((m: { event: string }) => m.event)).toEqual(['message.created', 'message.created', 'gap', 'gap']);
     expect((await call('GET /channels/{channel}/messages', bob, { channel: `user:${bob}` })).status).toBe(200);
     expect((await call('GET /channels/{channel}/messages', mallory, { channel: `room:${room}` })).status).toBe(403);
+
+    // Mentions: a member notified, and one whose user-channel seq is taken (its inbox item taken back: DeleteItem).
+    await takeNextSeq(`user:${alice}`);
+    const mentioning = { text: `hi @${alice} @${mallory}`, clientMessageId: 'perm-mention' };
+    expect((await call('POST /rooms/{roomId}/messages', bob, { roomId: room }, mentioning)).status).toBe(201);
+    expect((await call('POST /rooms/{roomId}/messages', bob, { roomId: room }, mentioning)).status).toBe(200); // replay: finds what is stored
+
+    // Notifications: refused without the scope; stored, retried (claim read, items found), one recipient's seq taken.
+    const notify = { userIds: [bob, carol], type: 'perm', title: 'Permissions', body: '', idempotencyKey: 'perm-n1' };
+    expect((await call('POST /notifications', 'backend', {}, notify)).status).toBe(403);
+    await takeNextSeq(`user:${carol}`);
+    const notified = await call('POST /notifications', 'backend', {}, notify, undefined, ['notify']);
+    expect(notified.status).toBe(207);
+    expect(notified.body.results.map((r: { status: string }) => r.status)).toEqual(['stored', 'failed']);
+    const again = await call('POST /notifications', 'backend', {}, notify, undefined, ['notify']);
+    expect([again.status, again.body.results.map((r: { status: string }) => r.status)]).toEqual([201, ['duplicate', 'stored']]);
+
+    // The inbox: list (all, unread), count, mark one, mark all.
+    const inbox = await call('GET /me/notifications', bob);
+    expect(inbox.body.items).toHaveLength(1);
+    expect((await call('GET /me/notifications', bob, {}, undefined, { unread: 'true' })).body.items).toHaveLength(1);
+    expect((await call('GET /me/notifications/unread-count', bob)).body).toEqual({ unread: 1 });
+    expect((await call('POST /me/notifications/{id}/read', bob, { id: inbox.body.items[0].id })).body).toEqual({ unread: 0 });
+    expect((await call('POST /me/notifications/read-all', carol)).body).toEqual({ unread: 0 });
 
     expect((await call('DELETE /rooms/{roomId}/members/{userId}', alice, { roomId: other, userId: alice })).status).toBe(409);
     expect((await call('DELETE /rooms/{roomId}/members/{userId}', alice, { roomId: room, userId: bob })).status).toBe(204);

@@ -85,19 +85,33 @@ describe.each([
     if (s) rmSync(s.outdir, { recursive: true, force: true });
   });
 
-  it('routes every API route to its own Lambda through the JWT authorizer', () => {
+  it('routes every API route to its own Lambda through a JWT authorizer; scoped routes through their own, with the scope', () => {
     const authorizers = resourcesOf(s.template, 'AWS::ApiGatewayV2::Authorizer');
-    expect(Object.keys(authorizers)).toHaveLength(1);
-    const [authorizerId, authorizer] = Object.entries(authorizers)[0]!;
-    expect(authorizer.Properties.AuthorizerType).toBe('JWT');
-    expect(authorizer.Properties.IdentitySource).toEqual(['$request.header.Authorization']);
+    expect(Object.keys(authorizers)).toHaveLength(2);
+    const idOf = (name: string) => Object.entries(authorizers).find(([, a]) => a.Properties.Name === name)![0];
+    for (const authorizer of Object.values(authorizers)) {
+      expect(authorizer.Properties.AuthorizerType).toBe('JWT');
+      expect(authorizer.Properties.IdentitySource).toEqual(['$request.header.Authorization']);
+    }
+    const userAudiences = authorizers[idOf('JwtAuthorizer')]!.Properties.JwtConfiguration.Audience;
+    const notifyAudiences = authorizers[idOf('NotifyAuthorizer')]!.Properties.JwtConfiguration.Audience;
+    expect(userAudiences).toHaveLength(1);
+    // End-user tokens reach the notify route's scope check (403), and only there does the machine client count.
+    expect(notifyAudiences).toEqual(expect.arrayContaining(userAudiences));
+    expect(notifyAudiences).toHaveLength(mode === 'elasticache' ? 2 : 1);
+    const scope = mode === 'elasticache' ? 'townsquare/notify' : 'notify';
 
     const routeResources = Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Route'));
     expect(routeResources.map((r) => r.Properties.RouteKey).sort()).toEqual(routes.map((r) => r.routeKey).sort());
     for (const r of routeResources) {
+      const scoped = routes.find((d) => d.routeKey === r.Properties.RouteKey)!.scope !== undefined;
       expect(r.Properties.AuthorizationType, r.Properties.RouteKey).toBe('JWT');
-      expect(r.Properties.AuthorizerId).toEqual({ Ref: authorizerId });
+      expect(r.Properties.AuthorizerId, r.Properties.RouteKey).toEqual({ Ref: idOf(scoped ? 'NotifyAuthorizer' : 'JwtAuthorizer') });
+      expect(r.Properties.AuthorizationScopes, r.Properties.RouteKey).toEqual(scoped ? [scope] : undefined);
     }
+    expect(routeResources.filter((r) => r.Properties.AuthorizationScopes).map((r) => r.Properties.RouteKey)).toEqual(['POST /notifications']);
+    const notifyFn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, 'POST /notifications')]!;
+    expect(notifyFn.Properties.Environment.Variables.NOTIFY_SCOPE).toBe(scope);
     const fns = new Set(routes.map((r) => functionForRoute(s.template, r.routeKey)));
     expect(fns.size).toBe(routes.length);
     for (const integration of Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Integration'))) {
@@ -105,13 +119,13 @@ describe.each([
     }
   });
 
-  it('runs handlers on Node.js 22, arm64, 512 MB, 10 s, bundled ESM with source maps', () => {
+  it('runs handlers on Node.js 22, arm64, 512 MB (1,769 for POST /notifications: one vCPU), 10 s, bundled ESM with source maps', () => {
     for (const r of routes) {
       const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, r.routeKey)]!;
       expect(fn.Properties, r.routeKey).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
-        MemorySize: 512,
+        MemorySize: r.routeKey === 'POST /notifications' ? 1769 : 512,
         Timeout: 10,
         Handler: 'index.handler',
       });
@@ -139,6 +153,12 @@ describe.each([
       expect(t.Properties.DeletionProtectionEnabled).toBe(true);
     }
     expect(tables[ids.idempotency]!.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    // The inbox: a bounded history (every item expires), keyed by user then notification.
+    expect(tables[ids.inbox]!.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    expect(tables[ids.inbox]!.Properties.KeySchema).toEqual([
+      { AttributeName: 'userId', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
     expect(tables[ids.memberships]!.Properties.GlobalSecondaryIndexes).toEqual([
       expect.objectContaining({
         IndexName: 'byUser',
@@ -246,20 +266,29 @@ describe.each([
     });
   });
 
-  it('grants exact DynamoDB actions: no Scan, BatchWrite, Describe or streams; deletes only on DELETE routes', () => {
+  it('grants exact DynamoDB actions: no Scan, Describe or streams; batch writes and deletes only where declared (inbox; memberships on DELETE)', () => {
+    const ids = tableLogicalIds(s);
     const policies = Object.values(resourcesOf(s.template, 'AWS::IAM::Policy'));
     const all = policies.flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((st: { Action: string | string[] }) => [st.Action].flat()));
     expect(all.filter((a) => a.startsWith('dynamodb:')).sort()).not.toEqual([]);
     for (const a of all) {
-      expect(a, 'no wildcard or unused DynamoDB action').not.toMatch(/^dynamodb:(\*|Scan|BatchWriteItem|DescribeTable|GetRecords|GetShardIterator|DescribeStream|ListStreams|ConditionCheckItem)$/);
+      expect(a, 'no wildcard or unused DynamoDB action').not.toMatch(/^dynamodb:(\*|Scan|DescribeTable|GetRecords|GetShardIterator|DescribeStream|ListStreams|ConditionCheckItem)$/);
     }
     for (const r of routes) {
       const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, r.routeKey)]!;
       const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
-      const actions = policies
+      const statements = policies
         .filter((p) => p.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
-        .flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((st: { Action: string | string[] }) => [st.Action].flat()));
-      expect(actions.includes('dynamodb:DeleteItem'), `${r.routeKey} may delete`).toBe(r.routeKey.startsWith('DELETE '));
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+      for (const action of ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
+        const on = statements.filter((st) => [st.Action].flat().includes(action)).map((st) => JSON.stringify(st.Resource));
+        const tables = (Object.keys(ids) as TableName[]).filter((t) => on.some((res) => res.includes(`"${ids[t]}"`)));
+        const declared = (Object.keys(r.dynamo) as TableName[]).filter((t) => r.dynamo[t]!.includes(action.slice('dynamodb:'.length) as never));
+        expect(tables.sort(), `${r.routeKey} ${action}`).toEqual(declared.sort());
+        // Chat data is deleted only by the DELETE route; the inbox is the only table written in batches.
+        expect(tables.filter((t) => t !== 'inbox' && !r.routeKey.startsWith('DELETE ')), `${r.routeKey} ${action}`).toEqual([]);
+        if (action === 'dynamodb:BatchWriteItem') expect(tables.filter((t) => t !== 'inbox')).toEqual([]);
+      }
     }
     // Index access names the index; nothing grants table/index/*.
     expect(JSON.stringify(policies)).not.toContain('/index/*');
@@ -524,6 +553,51 @@ describe('cdk-nag wiring', () => {
       expect(() => app.synth()).not.toThrow();
     } finally {
       rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('server-to-server notifications (Cognito)', () => {
+  let s: Synth;
+  beforeAll(() => {
+    s = synth({});
+  });
+  afterAll(() => {
+    if (s) rmSync(s.outdir, { recursive: true, force: true });
+  });
+
+  it('creates a resource server with the notify scope, a client-credentials-only client for it, and the token endpoint', () => {
+    s.template.hasResourceProperties('AWS::Cognito::UserPoolResourceServer', {
+      Identifier: 'townsquare',
+      Scopes: [Match.objectLike({ ScopeName: 'notify' })],
+    });
+    const clients = Object.values(resourcesOf(s.template, 'AWS::Cognito::UserPoolClient'));
+    expect(clients).toHaveLength(2);
+    const machine = clients.find((c) => c.Properties.GenerateSecret === true)!;
+    expect(machine.Properties).toMatchObject({ AllowedOAuthFlows: ['client_credentials'], AllowedOAuthFlowsUserPoolClient: true });
+    expect(machine.Properties.AllowedOAuthScopes).toHaveLength(1);
+    expect(JSON.stringify(machine.Properties.AllowedOAuthScopes)).toContain('/notify');
+    // The end users' client cannot get machine tokens, and has no secret.
+    const user = clients.find((c) => c !== machine)!;
+    expect(user.Properties.GenerateSecret).toBe(false);
+    expect(user.Properties.AllowedOAuthFlows ?? []).not.toContain('client_credentials');
+    s.template.resourceCountIs('AWS::Cognito::UserPoolDomain', 1);
+    for (const output of ['NotifyClientId', 'TokenEndpoint', 'NotifyScope']) s.template.hasOutput(output, {});
+    s.template.hasOutput('NotifyScope', { Value: 'townsquare/notify' });
+  });
+});
+
+describe('server-to-server notifications (your own provider)', () => {
+  it('requires the scope named by jwtNotifyScope on POST /notifications, with the one audience', () => {
+    const s = synth({ redis: 'upstash', upstashSecretArn: UPSTASH_SECRET, jwtIssuer: 'https://example.eu.auth0.com/', jwtAudience: 'https://api.example.com', jwtNotifyScope: 'send:notifications' });
+    try {
+      const route = Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Route')).find((r) => r.Properties.RouteKey === 'POST /notifications')!;
+      expect(route.Properties.AuthorizationScopes).toEqual(['send:notifications']);
+      s.template.resourceCountIs('AWS::Cognito::UserPool', 0);
+      s.template.hasOutput('NotifyScope', { Value: 'send:notifications' });
+      expect(nagViolations(s.app)).toEqual([]);
+    } finally {
+      rmSync(s.outdir, { recursive: true, force: true });
     }
   });
 });
