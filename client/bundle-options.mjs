@@ -12,3 +12,6 @@ export const bundleOptions = {
 
 /** The budget for the minified + gzipped browser bundle (src/index.ts, zod and protocol/ included). */
 export const SIZE_BUDGET_BYTES = 20 * 1024;
+
+/** Peer dependencies of the `documents` entry: the app's own Yjs (one copy per page, or documents break). */
+export const DOCUMENT_PEERS = ['yjs', 'y-protocols', 'y-protocols/*', 'lib0', 'lib0/*'];

@@ -8,7 +8,9 @@
  */
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/types.js';
+import { AWARENESS_COALESCE_MS, isCoalescedSignal, MAX_COALESCED_SENDERS } from '../protocol/awareness.js';
 import { decodeEnvelope, type Envelope } from '../protocol/index.js';
+import { AwarenessCoalescer, type SignalEnvelope } from './awareness-coalescer.js';
 import { SharedFrame, type Connection } from './connection.js';
 import type { RelayMetrics } from './metrics.js';
 
@@ -41,9 +43,15 @@ const MAX_HELD_FRAMES = 256;
 /** How long revocations are remembered, to close the race with an in-flight subscribe. */
 const REVOCATION_MEMORY_MS = 60_000;
 
+export interface HubOptions {
+  /** Window in which a document's awareness signals are coalesced (latest per sender). @default AWARENESS_COALESCE_MS */
+  awarenessCoalesceMs?: number;
+}
+
 export class Hub {
   private readonly channels = new Map<string, ChannelState>();
   private readonly revocations = new Map<string, number>();
+  private readonly awareness: AwarenessCoalescer;
 
   constructor(
     private readonly broker: Broker,
@@ -53,7 +61,11 @@ export class Hub {
     private readonly onRevoked: (connection: Connection, channel: string) => void = () => {},
     /** Told when a channel's presence crossed the event limit: its subscribers need a fresh snapshot. */
     private readonly onPresenceReset: (channel: string) => void = () => {},
+    options: HubOptions = {},
   ) {
+    this.awareness = new AwarenessCoalescer(options.awarenessCoalesceMs ?? AWARENESS_COALESCE_MS, MAX_COALESCED_SENDERS, (channel, envelopes) =>
+      this.fanOutLater(channel, envelopes),
+    );
     broker.onMessage((channel, payload) => {
       // One bad envelope is counted and dropped; it never reaches the broker's
       // connection (an exception there would end the relay) nor the next message.
@@ -107,6 +119,7 @@ export class Hub {
     state.held.delete(connection);
     if (state.members.size === 0) {
       this.channels.delete(channel);
+      this.awareness.forget(channel);
       this.metrics?.channels.set(this.channels.size);
       this.broker.unsubscribe(channel).catch((err) => this.logger.warn({ err, channel }, 'broker unsubscribe failed'));
     }
@@ -201,8 +214,12 @@ export class Hub {
     }
     if (envelope.kind === 'revoke') return this.revoke(state, envelope);
     if (envelope.kind === 'presence') return this.presence(state, envelope);
-    const frame = frameOf(envelope);
-    const origin = envelope.kind === 'signal' ? envelope.origin : undefined;
+    if (envelope.kind === 'signal' && isCoalescedSignal(channel, envelope.event)) return this.awareness.offer(envelope);
+    this.fanOut(state, frameOf(envelope), envelope.kind === 'signal' ? envelope.origin : undefined);
+  }
+
+  /** Sends `frame` to every local subscriber but the sending connection. */
+  private fanOut(state: ChannelState, frame: SharedFrame, origin: string | undefined): void {
     let delivered = 0;
     for (const connection of state.members.keys()) {
       if (connection.id === origin) continue;
@@ -210,6 +227,30 @@ export class Hub {
     }
     this.metrics?.deliveries.inc(delivered);
     if (this.metrics) this.metrics.totals.deliveries += delivered;
+  }
+
+  /** A coalescing window ended: its signals go to whoever is subscribed now. */
+  private fanOutLater(channel: string, envelopes: SignalEnvelope[]): void {
+    const state = this.channels.get(channel);
+    if (!state) return;
+    for (const envelope of envelopes) {
+      try {
+        this.fanOut(state, frameOf(envelope), envelope.origin);
+      } catch (err) {
+        this.metrics?.internalErrors.inc({ kind: 'fanout' });
+        this.logger.error({ err, channel }, 'dropped an awareness signal that failed in fan-out');
+      }
+    }
+  }
+
+  /** Sends what coalescing windows hold now (tests, drain). */
+  flushAwareness(): void {
+    this.awareness.flush();
+  }
+
+  /** Stops the coalescing timer; what it held is dropped (signals are ephemeral). */
+  close(): void {
+    this.awareness.close();
   }
 
   private presence(state: ChannelState, envelope: Extract<Envelope, { kind: 'presence' }>): void {

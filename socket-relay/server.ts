@@ -360,6 +360,7 @@ export function createRelay(options: RelayOptions): Relay {
       clearInterval(expirySweep);
       clearInterval(budgetSweep);
       snapshots.stop();
+      hub.close();
       server.close();
       for (const ws of wss.clients) {
         const connection = connections.get(ws);

@@ -10,7 +10,7 @@
  */
 import { CloseCode, shouldReconnect } from '../../protocol/codes.js';
 import type { ServerFrame } from '../../protocol/frames.js';
-import { Backoff, retryHintMs } from './backoff.js';
+import { Backoff, jitterMs, retryHintMs } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { TownsquareError } from './errors.js';
 import type { Decoded } from './frames.js';
@@ -27,8 +27,8 @@ export const LocalClose = {
   Closed: 1000,
 } as const;
 
-/** After 1013 (the relay cannot verify tokens now) wait at least this long. */
-const TRY_AGAIN_LATER_MIN_MS = 2000;
+/** After 1013 (the relay cannot verify tokens now) wait at least this long, plus jitter. */
+export const TRY_AGAIN_LATER_MIN_MS = 2000;
 /** Renew the token when this share of its remaining life has passed (plus up to 10% jitter). */
 const REFRESH_AT = 0.75;
 
@@ -55,6 +55,8 @@ export class Connection {
   userId: string | undefined;
   /** The connection's token expiry (epoch ms), from `welcome` / `refreshed`. */
   expiresAt: number | undefined;
+  /** The relay URL the last welcomed socket is on. */
+  relayUrl: string | undefined;
 
   private transport: Transport | null = null;
   private readonly urls: string[];
@@ -72,6 +74,8 @@ export class Connection {
   /** Bumped per attempt, so late callbacks of an old attempt do nothing. */
   private attempt = 0;
   private attemptStartedAt = 0;
+  /** The server asked for this pause (1013, a drain's retry hint): `check()` does not cut it short. */
+  private pausedUntil = 0;
 
   constructor(
     private readonly options: TownsquareOptions,
@@ -84,6 +88,10 @@ export class Connection {
     const urls = Array.isArray(options.relayUrls) ? options.relayUrls : [options.relayUrls];
     if (urls.length === 0) throw new TypeError('relayUrls must name at least one relay');
     this.urls = [...urls];
+    const order = options.relayOrder ?? 'random';
+    if (order !== 'random' && order !== 'given') throw new TypeError("relayOrder must be 'random' or 'given'");
+    // Random: an app's clients spread over the relays instead of all starting on the first.
+    this.urlIndex = order === 'given' ? 0 : Math.floor(Math.random() * this.urls.length);
     this.backoff = new Backoff(options.backoff);
     this.heartbeat = new Heartbeat(options.heartbeat ?? {}, {
       ping: (timeoutMs) => this.request({ type: 'ping' }, timeoutMs).then(() => undefined),
@@ -109,7 +117,8 @@ export class Connection {
   /**
    * Checks the socket now (the page became visible, the network came back):
    * a ping that must come back within the heartbeat timeout, or, while
-   * waiting to reconnect, a reconnect at once.
+   * waiting out a backoff, a reconnect at once — but not during a pause the
+   * server asked for (1013, a draining relay's `retryMs`).
    */
   check(): void {
     if (this.state === 'connected') this.heartbeat.probe();
@@ -117,7 +126,7 @@ export class Connection {
       // A handshake hanging this long went into a dead link: start over now.
       this.drop(LocalClose.Unresponsive, 'no welcome in time');
       this.reconnectNow();
-    } else if (this.state === 'disconnected' && this.reconnectTimer) this.reconnectNow();
+    } else if (this.state === 'disconnected' && this.reconnectTimer && Date.now() >= this.pausedUntil) this.reconnectNow();
   }
 
   private reconnectNow(): void {
@@ -213,6 +222,7 @@ export class Connection {
   private welcomed(frame: Extract<ServerFrame, { type: 'welcome' }>): void {
     this.userId = frame.userId;
     this.expiresAt = frame.expiresAt;
+    this.relayUrl = this.transport?.url;
     this.backoff.reset();
     this.setState('connected');
     this.heartbeat.start();
@@ -264,10 +274,17 @@ export class Connection {
       this.needFreshToken = true;
       if (this.socketToken) this.tokens.invalidate(this.socketToken);
     }
-    const hint = retryHintMs(reason);
-    let delay = this.backoff.next();
-    if (hint !== null && (code === CloseCode.RelayRestarting || code === CloseCode.TryAgainLater)) delay = Math.floor(Math.random() * hint);
-    else if (code === CloseCode.TryAgainLater) delay = Math.max(delay, TRY_AGAIN_LATER_MIN_MS);
+    const hint = code === CloseCode.RelayRestarting || code === CloseCode.TryAgainLater ? retryHintMs(reason) : null;
+    let delay: number;
+    if (hint !== null) {
+      this.backoff.next();
+      delay = jitterMs(hint);
+    } else if (code === CloseCode.TryAgainLater) {
+      delay = this.backoff.nextAtLeast(TRY_AGAIN_LATER_MIN_MS);
+    } else {
+      delay = this.backoff.next();
+    }
+    this.pausedUntil = hint !== null || code === CloseCode.TryAgainLater ? Date.now() + delay : 0;
     this.scheduleReconnect(delay);
   }
 

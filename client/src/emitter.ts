@@ -24,6 +24,8 @@ export class Emitter<Events extends object> {
     const set = this.listeners.get(event);
     if (!set) return;
     for (const listener of [...set]) {
+      // Removed by an earlier listener of this same event: it asked for nothing more.
+      if (!set.has(listener)) continue;
       try {
         (listener as Listener<Events[K]>)(payload);
       } catch (error) {

@@ -10,8 +10,12 @@ export class TownsquareError extends Error {
     readonly code: ClientErrorCode | string,
     message: string,
     readonly status?: number,
-    /** From a 429/503 answer or a history page: when trying again makes sense. */
+    /** From a 429/503 answer (`Retry-After` or the body) or a history page, clamped to 0…60 s: when trying again makes sense. */
     readonly retryAfterMs?: number,
+    /** Set on a rejected `send`: pass it back as `send(…, { clientMessageId })` to retry without a duplicate. */
+    readonly clientMessageId?: string,
+    /** The last underlying failure (a send given up after retries). */
+    override readonly cause?: unknown,
   ) {
     super(message);
   }

@@ -2,11 +2,13 @@
  * The HTTP API, typed: one `request` that adds the token, turns error bodies
  * into TownsquareError and retries once with a fresh token after a 401.
  */
+import { clampRetryHint, parseRetryAfter } from './backoff.js';
 import { TownsquareError } from './errors.js';
 import type { TokenStore } from './tokens.js';
 import type {
   ChatMessage,
   FetchLike,
+  FetchResponseLike,
   Membership,
   Notification,
   NotificationsPage,
@@ -60,8 +62,7 @@ export class HttpApi {
     const error = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
     const code = typeof error?.code === 'string' ? error.code : response.status === 401 ? 'unauthorized' : 'http_error';
     const message = typeof error?.message === 'string' ? error.message : `HTTP ${response.status}`;
-    const retryAfterMs = (json as { retryAfterMs?: unknown } | null)?.retryAfterMs;
-    throw new TownsquareError(code, `${method} ${path}: ${message}`, response.status, typeof retryAfterMs === 'number' ? retryAfterMs : undefined);
+    throw new TownsquareError(code, `${method} ${path}: ${message}`, response.status, retryHint(response, json));
   }
 
   private async call(method: string, path: string, token: string, body: unknown) {
@@ -84,7 +85,7 @@ export class HttpApi {
 
   // ── Routes ──
   history(channel: string, afterSeq: number, limit = HISTORY_PAGE_LIMIT): Promise<HistoryPage> {
-    return this.request<HistoryPage>('GET', `/channels/${encodeURIComponent(channel)}/messages?afterSeq=${afterSeq}&limit=${limit}`).then(checkHistoryPage);
+    return this.request<HistoryPage>('GET', `/channels/${encodeURIComponent(channel)}/messages?afterSeq=${afterSeq}&limit=${limit}`).then((page) => checkHistoryPage(page, afterSeq, limit));
   }
   sendMessage(roomId: string, text: string, clientMessageId: string): Promise<ChatMessage> {
     return this.request('POST', `/rooms/${encodeURIComponent(roomId)}/messages`, { text, clientMessageId });
@@ -122,18 +123,33 @@ function query(params: Record<string, string | number | boolean | undefined>): s
   return parts.length ? `?${parts.join('&')}` : '';
 }
 
-/** History pages steer recovery, so their shape is checked before any of it is trusted. */
-function checkHistoryPage(page: unknown): HistoryPage {
+/**
+ * When to try again, from a 429/503: the `Retry-After` header (what the API
+ * sends on 429), else a `retryAfterMs` in the body; clamped to 0…60 s.
+ */
+function retryHint(response: FetchResponseLike, json: unknown): number | undefined {
+  const header = typeof response.headers?.get === 'function' ? response.headers.get('retry-after') : null;
+  return parseRetryAfter(header) ?? clampRetryHint((json as { retryAfterMs?: unknown } | null)?.retryAfterMs);
+}
+
+/**
+ * History pages steer recovery, so they are checked before any of it is
+ * trusted: the documented shape, no more entries than asked for, every `seq`
+ * after `afterSeq` and ascending, and a `retryAfterMs` clamped to 0…60 s.
+ */
+export function checkHistoryPage(page: unknown, afterSeq: number, limit: number): HistoryPage {
   const p = page as Partial<HistoryPage> | null;
-  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  const int = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  let previous = afterSeq;
   const ok =
     p !== null &&
     typeof p === 'object' &&
     Array.isArray(p.messages) &&
+    p.messages.length <= limit &&
     (p.nextAfterSeq === null || int(p.nextAfterSeq)) &&
     (p.retryAfterMs === undefined || int(p.retryAfterMs)) &&
     (p.firstSeq === undefined || int(p.firstSeq)) &&
-    p.messages.every((m) => m !== null && typeof m === 'object' && int(m.seq) && m.seq > 0 && typeof m.id === 'string' && typeof m.event === 'string' && int(m.ts));
+    p.messages.every((m) => m !== null && typeof m === 'object' && int(m.seq) && m.seq > previous && (previous = m.seq) > 0 && typeof m.id === 'string' && typeof m.event === 'string' && int(m.ts));
   if (!ok) throw new TownsquareError('invalid_response', 'the history page does not have the documented shape');
-  return p as HistoryPage;
+  return p.retryAfterMs === undefined ? (p as HistoryPage) : { ...(p as HistoryPage), retryAfterMs: clampRetryHint(p.retryAfterMs)! };
 }

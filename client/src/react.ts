@@ -4,10 +4,10 @@
  * (web and React Native). Several components may use one channel: the
  * subscription ends when the last of them unmounts.
  */
-import { createContext, createElement, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { createContext, createElement, useContext, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import type { Subscription } from './subscription.js';
 import type { Townsquare } from './townsquare.js';
-import type { ConnectionState, Message, SubscribeOptions, SubscriptionState } from './types.js';
+import type { ConnectionState, GapEvent, Message, SignalEvent, SubscribeOptions, SubscriptionState } from './types.js';
 
 const TownsquareContext = createContext<Townsquare | null>(null);
 
@@ -31,30 +31,103 @@ export function useConnectionState(): ConnectionState {
   );
 }
 
-/** Components holding each subscription, so one unmounting does not end another's. */
-const holders = new WeakMap<Subscription, number>();
+/**
+ * The newest messages of a channel this client delivered, shared by every
+ * component showing it and kept across unmounts: a channel subscribed again
+ * resumes after its last delivered seq (see `Townsquare.subscribe`), so the
+ * view starts from here instead of replaying history.
+ */
+interface ChannelCache {
+  messages: Message[];
+  /** The largest `limit` a component asked for. */
+  cap: number;
+  readonly listeners: Set<() => void>;
+  readonly subscribe: (onChange: () => void) => () => void;
+}
 
-function hold(client: Townsquare, channel: string, since: SubscribeOptions['since']): Subscription {
+/** Channels whose messages stay cached per client (least recently held forgotten first). */
+const MAX_CACHED_CHANNELS = 100;
+const DEFAULT_LIMIT = 500;
+const caches = new WeakMap<Townsquare, Map<string, ChannelCache>>();
+
+function cacheOf(client: Townsquare, channel: string): ChannelCache {
+  let byChannel = caches.get(client);
+  if (!byChannel) caches.set(client, (byChannel = new Map()));
+  let cache = byChannel.get(channel);
+  if (!cache) {
+    const listeners = new Set<() => void>();
+    cache = {
+      messages: NO_MESSAGES,
+      cap: DEFAULT_LIMIT,
+      listeners,
+      subscribe: (onChange) => {
+        listeners.add(onChange);
+        return () => listeners.delete(onChange);
+      },
+    };
+    byChannel.set(channel, cache);
+  }
+  return cache;
+}
+
+function append(cache: ChannelCache, message: Message): void {
+  let list = cache.messages;
+  // A replay from an earlier seq (an explicit `since`): what follows it is being delivered again.
+  if (list.length > 0 && message.seq <= list[list.length - 1]!.seq) list = list.filter((m) => m.seq < message.seq);
+  cache.messages = list.length >= cache.cap ? [...list.slice(list.length - cache.cap + 1), message] : [...list, message];
+  cache.listeners.forEach((onChange) => onChange());
+}
+
+/** Components holding each subscription, so one unmounting does not end another's; the holder count and the cache writer. */
+const holders = new WeakMap<Subscription, { count: number; stopCaching: () => void }>();
+
+function hold(client: Townsquare, channel: string, since: SubscribeOptions['since'], limit: number): Subscription {
   const sub = client.subscribe(channel, since === undefined ? {} : { since });
-  holders.set(sub, (holders.get(sub) ?? 0) + 1);
+  const cache = cacheOf(client, channel);
+  cache.cap = Math.max(cache.cap, limit);
+  const held = holders.get(sub);
+  if (held) held.count++;
+  else holders.set(sub, { count: 1, stopCaching: sub.on('message', (m) => append(cache, m)) });
+  // Most recently held last; forget the oldest caches nobody holds.
+  const byChannel = caches.get(client)!;
+  byChannel.delete(channel);
+  byChannel.set(channel, cache);
+  for (const [other, c] of byChannel) {
+    if (byChannel.size <= MAX_CACHED_CHANNELS) break;
+    if (c.listeners.size === 0 && other !== channel) byChannel.delete(other);
+  }
   return sub;
 }
 
 function release(sub: Subscription): void {
-  const left = (holders.get(sub) ?? 1) - 1;
-  holders.set(sub, left);
-  if (left === 0) sub.unsubscribe();
+  const held = holders.get(sub);
+  if (!held || --held.count > 0) return;
+  held.stopCaching();
+  holders.delete(sub);
+  sub.unsubscribe();
 }
 
 export interface UseChannelOptions extends SubscribeOptions {
-  /** Called for every message, exactly once, in order. */
+  /**
+   * Called for every message, once and in `seq` order, for as long as this client lives: when
+   * the channel is subscribed again after every component released it, delivery resumes after
+   * the last seq the client delivered (unless `since` says otherwise). Only the first holder's
+   * `since` counts while several components hold a channel.
+   */
   onMessage?: (message: Message) => void;
-  /** Most messages kept in `messages` (the oldest drop off). @default 500 */
+  /** A range history no longer holds (registered together with the subscription: none is missed). */
+  onGap?: (gap: GapEvent) => void;
+  /** Another user's signal on the channel (typing, cursors), registered with the subscription. */
+  onSignal?: (signal: SignalEvent) => void;
+  /** Most messages kept in `messages` (the oldest drop off); changing it does not subscribe again. @default 500 */
   limit?: number;
 }
 
 export interface ChannelView {
-  /** Messages delivered while this component was mounted (up to `limit`), in `seq` order. */
+  /**
+   * The channel's newest messages this client delivered (up to `limit`), in `seq` order: kept
+   * across unmounts (for the 100 most recently held channels), so a remounted view shows them at once.
+   */
   messages: Message[];
   state: SubscriptionState;
   /** From the last `subscribed` event: the gap since the last time was filled. */
@@ -66,28 +139,35 @@ export interface ChannelView {
 export function useChannel(channel: string | null, options: UseChannelOptions = {}): ChannelView {
   const client = useTownsquare();
   const [sub, setSub] = useState<Subscription | null>(null);
-  const [messages, setMessages] = useState<Message[]>([]);
   const [state, setState] = useState<SubscriptionState>('unsubscribed');
   const [recovered, setRecovered] = useState(false);
-  const onMessage = useRef(options.onMessage);
-  onMessage.current = options.onMessage;
-  const limit = options.limit ?? 500;
+  // Callbacks and the limit in refs: a new function or limit each render must not resubscribe.
+  const handlers = useRef(options);
+  handlers.current = options;
+  const limit = options.limit ?? DEFAULT_LIMIT;
+  const limitRef = useRef(limit);
+  limitRef.current = limit;
   const since = options.since;
+  const cache = channel ? cacheOf(client, channel) : null;
+  const all = useSyncExternalStore(
+    cache ? cache.subscribe : noSubscription,
+    () => cache?.messages ?? NO_MESSAGES,
+    () => cache?.messages ?? NO_MESSAGES,
+  );
+  const messages = useMemo(() => (all.length > limit ? all.slice(all.length - limit) : all), [all, limit]);
   useEffect(() => {
-    setMessages([]);
     setRecovered(false);
     if (!channel) {
       setSub(null);
       setState('unsubscribed');
       return;
     }
-    const held = hold(client, channel, since);
-    // Listeners first, in this same effect: nothing delivered from here on is missed.
+    const held = hold(client, channel, since, limitRef.current);
+    // Listeners in this same effect as the subscribe: nothing delivered from here on is missed.
     const offs = [
-      held.on('message', (m) => {
-        onMessage.current?.(m);
-        setMessages((list) => (list.length >= limit ? [...list.slice(list.length - limit + 1), m] : [...list, m]));
-      }),
+      held.on('message', (m) => handlers.current.onMessage?.(m)),
+      held.on('gap', (g) => handlers.current.onGap?.(g)),
+      held.on('signal', (s) => handlers.current.onSignal?.(s)),
       held.on('state', (change) => setState(change.state)),
       held.on('subscribed', (event) => setRecovered(event.recovered)),
     ];
@@ -97,7 +177,7 @@ export function useChannel(channel: string | null, options: UseChannelOptions = 
       offs.forEach((off) => off());
       release(held);
     };
-  }, [client, channel, since, limit]);
+  }, [client, channel, since]);
   return { messages, state, recovered, subscription: sub };
 }
 
@@ -110,7 +190,7 @@ export function usePresence(channel: string | null): string[] {
       setSub(null);
       return;
     }
-    const held = hold(client, channel, undefined);
+    const held = hold(client, channel, undefined, DEFAULT_LIMIT);
     setSub(held);
     return () => release(held);
   }, [client, channel]);
@@ -122,3 +202,5 @@ export function usePresence(channel: string | null): string[] {
 }
 
 const NO_MEMBERS: string[] = [];
+const NO_MESSAGES: Message[] = [];
+const noSubscription = () => () => {};

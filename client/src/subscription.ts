@@ -4,18 +4,34 @@
  * `resync` and seq jump, presence members, and throttled signals.
  */
 import { EVENT_PATTERN, type ServerFrame } from '../../protocol/frames.js';
-import { Backoff } from './backoff.js';
+import { Backoff, jitterMs } from './backoff.js';
 import type { Connection } from './connection.js';
 import { errorMessage } from './connection.js';
 import { Emitter } from './emitter.js';
 import type { TownsquareError } from './errors.js';
 import type { HttpApi } from './http.js';
 import { Sequencer } from './sequencer.js';
+import type { SignalGate } from './signal-gate.js';
 import { SignalThrottle } from './signal-throttle.js';
 import type { Message, StateChange, SubscribeOptions, SubscriptionEvents, SubscriptionState } from './types.js';
 
-/** How long a message may wait for an earlier `seq` to arrive live before history is asked. */
+/** How long a message waits at least for an earlier `seq` to arrive live before history is asked. */
 export const REORDER_WINDOW_MS = 250;
+/**
+ * Plus up to this much at random: every subscriber that lost the same message
+ * would otherwise ask history for it in the same millisecond.
+ */
+export const REORDER_JITTER_MS = 250;
+/**
+ * A `resync` (the relay's Redis connection was down) reaches every subscriber
+ * of every channel at once: each fills at a random moment within this.
+ */
+export const RESYNC_SPREAD_MS = 2000;
+/**
+ * Fills in a row that read history to its end without closing the hole below
+ * held messages (or made no progress at all) before the SDK gives up on them.
+ */
+export const MAX_UNFILLED_ROUNDS = 4;
 /** Largest serialized signal `data` the relay accepts (MAX_SIGNAL_BYTES). */
 export const MAX_SIGNAL_BYTES = 4096;
 /** Error codes after which subscribing again cannot help. */
@@ -26,13 +42,19 @@ export interface SubscriptionHost {
   connection: Connection;
   api: HttpApi;
   signalIntervalMs: number;
+  /** The connection-wide signal budget. */
+  signals: SignalGate;
   /** The subscription ended (unsubscribe): drop it from the client. */
   forget(subscription: Subscription): void;
 }
 
 type FrameFor<T extends string> = Extract<ServerFrame, { type: T }>;
-/** How a fill ended: read to the current end of the log (maybe stopping at a seq still being written), or failed. */
-type FillOutcome = 'failed' | { retryAfterMs?: number };
+/**
+ * How a fill ended: read to the current end of the log (maybe stopping at a seq
+ * still being written), failed (a retry is scheduled), or stalled (history moved
+ * on without the next seq).
+ */
+type FillOutcome = 'failed' | 'stalled' | { retryAfterMs?: number };
 
 export class Subscription {
   state: SubscriptionState = 'unsubscribed';
@@ -53,6 +75,11 @@ export class Subscription {
   private fillAgain = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private reorderTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Fills in a row that ended with the hole still open at the same position (see MAX_UNFILLED_ROUNDS). */
+  private unfilledRounds = 0;
+  private unfilledAt: number | null = null;
+  /** The seq being emitted right now (a listener may unsubscribe in the middle of a batch). */
+  private delivering: number | null = null;
 
   /** @internal Made by `Townsquare.subscribe`. */
   constructor(
@@ -66,7 +93,7 @@ export class Subscription {
     this.events = new Emitter<SubscriptionEvents>((error, event) =>
       host.connection.reportError({ kind: 'listener', message: `a listener of '${event}' on ${channel} threw: ${errorMessage(error)}`, context: { channel, event }, error }),
     );
-    this.throttle = new SignalThrottle(host.signalIntervalMs, (event, data) => this.host.connection.send({ type: 'signal', channel, event, data }));
+    this.throttle = new SignalThrottle(host.signalIntervalMs, (event, data) => this.host.signals.push(channel, event, data));
   }
 
   /** The last `seq` delivered (0 when none yet). */
@@ -74,14 +101,22 @@ export class Subscription {
     return this.sequencer.lastSeq ?? 0;
   }
 
+  /** @internal Where a later subscription of this channel resumes (null: no position yet). */
+  get resumeSeq(): number | null {
+    return this.delivering ?? this.sequencer.lastSeq;
+  }
+
   on<K extends keyof SubscriptionEvents>(event: K, listener: (payload: SubscriptionEvents[K]) => void): () => void {
     return this.events.on(event, listener);
   }
 
-  /** Sends an ephemeral signal (typing, cursor); coalesced to one per `signalIntervalMs` per event, the last data wins. Dropped while not subscribed. */
+  /**
+   * Sends an ephemeral signal (typing, cursor); coalesced to one per `signalIntervalMs` per event, the last
+   * data wins, and within the connection's signal budget (15/s). Dropped while not subscribed.
+   */
   signal(event: string, data?: unknown): void {
     if (!EVENT_PATTERN.test(event)) throw new TypeError('signal event names are 1-64 of A-Z a-z 0-9 _ . : -');
-    const size = data === undefined ? 0 : JSON.stringify(data).length;
+    const size = data === undefined ? 0 : utf8Length(JSON.stringify(data) ?? '');
     if (size > MAX_SIGNAL_BYTES) throw new RangeError(`signal data is ${size} bytes serialized; the relay accepts at most ${MAX_SIGNAL_BYTES}`);
     if (this.state !== 'subscribed') return;
     this.throttle.push(event, data);
@@ -93,6 +128,7 @@ export class Subscription {
     this.generation++;
     this.clearTimers();
     this.throttle.clear();
+    this.host.signals.clear(this.channel);
     this.sequencer.clearBuffer();
     this.setState('unsubscribed');
     this.setMembers([]);
@@ -119,6 +155,7 @@ export class Subscription {
   connectionLost(): void {
     this.generation++;
     this.throttle.clear();
+    this.host.signals.clear(this.channel);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     if (this.state === 'subscribed') this.setState('subscribing', 'connection lost');
@@ -130,7 +167,8 @@ export class Subscription {
     switch (frame.type) {
       case 'message':
         this.deliver(this.sequencer.offerLive({ channel: frame.channel, seq: frame.seq, id: frame.id, event: frame.event, data: frame.data, ts: frame.ts }));
-        if (this.sequencer.hasHole()) this.scheduleReorderFill();
+        // A hole, or a `live` start still choosing its position: wait for late arrivals first.
+        if (this.sequencer.buffered > 0) this.scheduleReorderFill();
         break;
       case 'signal':
         this.events.emit('signal', { event: frame.event, userId: frame.userId, data: frame.data });
@@ -147,8 +185,9 @@ export class Subscription {
         this.events.emit('leave', { userId: frame.userId });
         break;
       case 'resync':
-        // The relay's broker connection was down: live messages of that time are lost.
-        void this.fill();
+        // The relay's broker connection was down: live messages of that time are lost. Every
+        // subscriber of the relay hears this at once, so each asks history at a random moment.
+        this.scheduleFill(jitterMs(RESYNC_SPREAD_MS));
         break;
       case 'unsubscribed':
         this.ended(frame);
@@ -203,6 +242,7 @@ export class Subscription {
     this.generation++;
     this.clearTimers();
     this.throttle.clear();
+    this.host.signals.clear(this.channel);
     this.setMembers([]);
     this.setState('failed', reason);
   }
@@ -214,8 +254,11 @@ export class Subscription {
       this.fillAgain = true;
       return;
     }
-    if (this.reorderTimer) clearTimeout(this.reorderTimer);
-    this.reorderTimer = null;
+    // The fill makes the reorder wait moot — unless a `live` start still waits to choose its position.
+    if (this.reorderTimer && !this.sequencer.unsettled) {
+      clearTimeout(this.reorderTimer);
+      this.reorderTimer = null;
+    }
     this.filling = true;
     let outcome: FillOutcome;
     try {
@@ -223,7 +266,7 @@ export class Subscription {
         this.fillAgain = false;
         outcome = await this.fillOnce();
         if (outcome === 'failed') return;
-      } while (this.fillAgain && this.isActive());
+      } while (this.fillAgain && outcome !== 'stalled' && this.isActive());
     } finally {
       this.filling = false;
     }
@@ -234,17 +277,42 @@ export class Subscription {
       this.events.emit('subscribed', { recovered: this.roundRecovered, lastSeq: this.lastSeq, resubscribed: this.subscribedBefore });
       this.subscribedBefore = true;
     }
-    if (outcome.retryAfterMs !== undefined) {
+    if (outcome !== 'stalled' && outcome.retryAfterMs !== undefined) {
       // The next seq is taken but not written yet. The server's delay is the worst case (the
       // gap bound); a slow writer usually finishes in milliseconds, and its live publish may
       // bring the message sooner still.
       this.scheduleFill(Math.min(outcome.retryAfterMs, this.retry.next()));
-    } else if (this.sequencer.hasHole()) {
-      // A seq still missing that history did not have yet: ask again shortly.
-      this.scheduleFill(this.retry.next());
+    } else if (outcome === 'stalled' || this.sequencer.hasHole()) {
+      this.unfilled();
     } else {
       this.retry.reset();
+      this.unfilledRounds = 0;
     }
+  }
+
+  /**
+   * A fill ended with the hole still open. Ask again with backoff — but a
+   * relay that announced seqs history never gets (a bug) or a history that
+   * keeps skipping must not keep the client polling for ever: after
+   * MAX_UNFILLED_ROUNDS at the same position the held messages are dropped,
+   * an `error` says so, and delivery carries on from where it is.
+   */
+  private unfilled(): void {
+    const at = this.sequencer.lastSeq;
+    this.unfilledRounds = at === this.unfilledAt ? this.unfilledRounds + 1 : 1;
+    this.unfilledAt = at;
+    if (this.unfilledRounds < MAX_UNFILLED_ROUNDS) {
+      this.scheduleFill(this.retry.next());
+      return;
+    }
+    this.unfilledRounds = 0;
+    this.retry.reset();
+    const dropped = this.sequencer.dropBuffered();
+    this.host.connection.reportError({
+      kind: 'history',
+      message: `history of ${this.channel} has no seq ${(at ?? 0) + 1} after ${MAX_UNFILLED_ROUNDS} reads; ${dropped ? `dropped ${dropped.count} message(s) held ahead of it (seq ${dropped.fromSeq}–${dropped.toSeq})` : 'stopped asking'}`,
+      context: { channel: this.channel, afterSeq: at, ...(dropped && { dropped }) },
+    });
   }
 
   /** Pages to the current end of the log; 'failed' when a fetch failed (a retry is scheduled). */
@@ -279,7 +347,18 @@ export class Subscription {
       }
       this.deliver(this.sequencer.applyHistory(page.messages));
       if (page.retryAfterMs !== undefined) return { retryAfterMs: page.retryAfterMs };
-      if (page.nextAfterSeq === null || page.nextAfterSeq <= after) return {};
+      if (page.nextAfterSeq === null) return {};
+      if (this.sequencer.lastSeq === after) {
+        // The page says "more after this" yet brought nothing usable (no next seq, no tombstone,
+        // no lost range): asking again at once would ask the same question in a tight loop.
+        this.roundRecovered = false;
+        this.host.connection.reportError({
+          kind: 'history',
+          message: `history of ${this.channel} after seq ${after} skipped seq ${after + 1} without a tombstone (nextAfterSeq ${page.nextAfterSeq})`,
+          context: { channel: this.channel, afterSeq: after, nextAfterSeq: page.nextAfterSeq },
+        });
+        return 'stalled';
+      }
     }
   }
 
@@ -292,11 +371,14 @@ export class Subscription {
   }
 
   private scheduleReorderFill(): void {
-    if (this.reorderTimer || this.filling) return;
+    if (this.reorderTimer || (this.filling && !this.sequencer.unsettled)) return;
     this.reorderTimer = setTimeout(() => {
       this.reorderTimer = null;
+      if (!this.isActive()) return;
+      // A `live` start: the window is over, the lowest seq that arrived sets the position.
+      if (this.sequencer.unsettled) this.deliver(this.sequencer.settle());
       if (this.sequencer.hasHole()) void this.fill();
-    }, REORDER_WINDOW_MS);
+    }, REORDER_WINDOW_MS + jitterMs(REORDER_JITTER_MS));
   }
 
   private isActive(): boolean {
@@ -304,7 +386,21 @@ export class Subscription {
   }
 
   private deliver(messages: Message[]): void {
-    for (const message of messages) this.events.emit('message', message);
+    try {
+      for (const message of messages) {
+        if (!this.isActive()) {
+          // A listener ended the subscription mid-batch: the rest is not delivered, and the
+          // position goes back to the last one that was (where a restart resumes).
+          this.sequencer.lastSeq = this.delivering ?? message.seq - 1;
+          this.sequencer.clearBuffer();
+          return;
+        }
+        this.delivering = message.seq;
+        this.events.emit('message', message);
+      }
+    } finally {
+      this.delivering = null;
+    }
   }
 
   private clearTimers(): void {
@@ -327,4 +423,19 @@ export class Subscription {
     const change: StateChange<SubscriptionState> = { state, previous, ...(reason !== undefined && { reason }) };
     this.events.emit('state', change);
   }
+}
+
+/** Bytes of `text` in UTF-8, as the relay measures MAX_SIGNAL_BYTES (a lone surrogate counts as U+FFFD: 3). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }

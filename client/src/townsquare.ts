@@ -4,10 +4,13 @@
  */
 import type { ServerFrame } from '../../protocol/frames.js';
 import { Connection, errorMessage } from './connection.js';
+import type { DocumentsApi } from './document-types.js';
+import { documentsApi } from './documents-api.js';
 import { Emitter } from './emitter.js';
 import { watchAppState, watchBrowser, type AppStateLike } from './environment.js';
 import { HttpApi } from './http.js';
 import { DEFAULT_MAX_QUEUED_SENDS, SendQueue } from './send-queue.js';
+import { SignalGate } from './signal-gate.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 import { TokenStore } from './tokens.js';
 import type {
@@ -21,6 +24,7 @@ import type {
   Role,
   Room,
   RoomsPage,
+  SendOptions,
   SubscribeOptions,
   TownsquareOptions,
   WebSocketConstructor,
@@ -28,6 +32,8 @@ import type {
 
 export const DEFAULT_SIGNAL_INTERVAL_MS = 100;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** Channels whose last delivered seq the client remembers after they were unsubscribed. */
+const MAX_REMEMBERED_POSITIONS = 1000;
 
 export class Townsquare {
   /** Chat rooms over the HTTP API. */
@@ -46,10 +52,15 @@ export class Townsquare {
     on<K extends keyof NotificationEvents>(event: K, listener: (payload: NotificationEvents[K]) => void): () => void;
   };
 
+  /** Collaborative documents over the HTTP API; the live `Y.Doc` binding is `openDocument` in `@townsquare/client/documents`. */
+  readonly documents: DocumentsApi;
+
   private readonly connection: Connection;
   private readonly api: HttpApi;
   private readonly sends: SendQueue;
   private readonly subscriptions = new Map<string, Subscription>();
+  /** The last seq delivered on channels unsubscribed since: subscribing again resumes there (oldest forgotten first). */
+  private readonly positions = new Map<string, number>();
   private readonly subscriptionHost: SubscriptionHost;
   private readonly notificationEvents: Emitter<NotificationEvents>;
   private notificationsWanted = false;
@@ -65,14 +76,19 @@ export class Townsquare {
     const tokens = new TokenStore(options.getToken);
     this.connection = new Connection(options, WebSocketImpl, tokens, requestTimeoutMs);
     this.api = new HttpApi(options.apiUrl, fetchImpl, tokens, requestTimeoutMs);
-    this.sends = new SendQueue(this.api, options.maxQueuedSends ?? DEFAULT_MAX_QUEUED_SENDS, (error, roomId, clientMessageId) =>
-      this.connection.reportError({ kind: 'send', message: `send to room ${roomId} failed: ${errorMessage(error)}`, context: { roomId, clientMessageId }, error }),
+    this.sends = new SendQueue(
+      this.api,
+      options.maxQueuedSends ?? DEFAULT_MAX_QUEUED_SENDS,
+      (error, roomId, clientMessageId) =>
+        this.connection.reportError({ kind: 'send', message: `send to room ${roomId} failed: ${errorMessage(error)}`, context: { roomId, clientMessageId, code: error.code }, error }),
+      options.sendRetry,
     );
     this.notificationEvents = new Emitter<NotificationEvents>((error, event) =>
       this.connection.reportError({ kind: 'listener', message: `a notifications listener of '${event}' threw: ${errorMessage(error)}`, context: { event }, error }),
     );
     const signalIntervalMs = options.signalIntervalMs ?? DEFAULT_SIGNAL_INTERVAL_MS;
-    this.subscriptionHost = { connection: this.connection, api: this.api, signalIntervalMs, forget: (s) => this.forget(s) };
+    const signals = new SignalGate((channel, event, data) => this.connection.send({ type: 'signal', channel, event, data }));
+    this.subscriptionHost = { connection: this.connection, api: this.api, signalIntervalMs, signals, forget: (s) => this.forget(s) };
 
     this.connection.internal.on('ready', () => {
       this.sends.retryNow();
@@ -80,6 +96,7 @@ export class Townsquare {
       for (const sub of this.subscriptions.values()) sub.connectionReady();
     });
     this.connection.internal.on('lost', () => {
+      signals.clear();
       for (const sub of this.subscriptions.values()) sub.connectionLost();
     });
     this.connection.internal.on('frame', (frame) => this.route(frame));
@@ -92,6 +109,7 @@ export class Townsquare {
       addMember: (roomId, userId, role) => api.addMember(roomId, userId, role),
       removeMember: (roomId, userId) => api.removeMember(roomId, userId),
     };
+    this.documents = documentsApi(api);
     this.notifications = {
       list: (o) => api.listNotifications(o),
       unreadCount: () => api.unreadCount(),
@@ -112,6 +130,11 @@ export class Townsquare {
   /** The authenticated user (after the first `welcome`). */
   get userId(): string | undefined {
     return this.connection.userId;
+  }
+
+  /** The relay URL (one of `relayUrls`) the connection is on, or was on last; set before the `connected` state event. */
+  get relayUrl(): string | undefined {
+    return this.connection.relayUrl;
   }
 
   on<K extends keyof ConnectionEvents>(event: K, listener: (payload: ConnectionEvents[K]) => void): () => void {
@@ -146,11 +169,16 @@ export class Townsquare {
     return stop;
   }
 
-  /** The subscription to `channel` (the existing one if there is one; a failed one is started again). */
+  /**
+   * The subscription to `channel`: the existing one if there is one (`options` are then ignored;
+   * a failed one is started again), else a new one. Without `since`, a channel this client
+   * unsubscribed before resumes after the last seq it delivered, so no message is delivered twice.
+   */
   subscribe(channel: string, options: SubscribeOptions = {}): Subscription {
     let sub = this.subscriptions.get(channel);
     if (!sub) {
-      sub = new Subscription(channel, options, this.subscriptionHost);
+      const resume = this.positions.get(channel);
+      sub = new Subscription(channel, options.since === undefined && resume !== undefined ? { ...options, since: resume } : options, this.subscriptionHost);
       this.subscriptions.set(channel, sub);
     }
     sub.start();
@@ -162,13 +190,23 @@ export class Townsquare {
     return this.subscriptions.get(channel);
   }
 
-  /** Sends a chat message over HTTP; queued while offline and retried with the same clientMessageId (never stored twice). */
-  send(roomId: string, text: string): Promise<ChatMessage> {
-    return this.sends.send(roomId, text);
+  /**
+   * Sends a chat message over HTTP; queued while offline and retried with the same clientMessageId
+   * (never stored twice). A send given up on rejects with its `clientMessageId`: pass it back in
+   * `options` to try that same message again.
+   */
+  send(roomId: string, text: string, options: SendOptions = {}): Promise<ChatMessage> {
+    return this.sends.send(roomId, text, options.clientMessageId);
   }
 
   private forget(sub: Subscription): void {
-    if (this.subscriptions.get(sub.channel) === sub) this.subscriptions.delete(sub.channel);
+    if (this.subscriptions.get(sub.channel) !== sub) return;
+    this.subscriptions.delete(sub.channel);
+    const position = sub.resumeSeq;
+    if (position === null) return;
+    this.positions.delete(sub.channel);
+    this.positions.set(sub.channel, position);
+    if (this.positions.size > MAX_REMEMBERED_POSITIONS) this.positions.delete(this.positions.keys().next().value!);
   }
 
   private route(frame: ServerFrame): void {

@@ -8,15 +8,22 @@
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'closed';
 export type SubscriptionState = 'unsubscribed' | 'subscribing' | 'subscribed' | 'failed';
 
-/** The minimal WebSocket the SDK needs: the browser's, React Native's, or `ws` in Node. */
+/**
+ * An event handler slot, checked like a method (bivariantly): the DOM's
+ * `(this: WebSocket, ev: MessageEvent) => any`, `ws`'s and React Native's
+ * handlers all fit, while the SDK only relies on the fields named here.
+ */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
+/** The minimal WebSocket the SDK needs: the browser's, React Native's, or `ws` in Node (each passes as is). */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<unknown> | null;
 }
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
@@ -24,6 +31,8 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 export interface FetchResponseLike {
   readonly status: number;
   readonly ok: boolean;
+  /** Read for `Retry-After` on 429 / 503 (optional: a response without headers just has no hint). */
+  readonly headers?: { get(name: string): string | null };
   text(): Promise<string>;
 }
 export type FetchLike = (
@@ -38,6 +47,19 @@ export interface BackoffOptions {
   maxDelayMs?: number;
 }
 
+export interface SendRetryOptions {
+  /**
+   * Failed attempts that got an answer (5xx, 429, 409, 408, a body that is not JSON)
+   * before a send is given up and its promise rejects with code `send_failed`. @default 8
+   */
+  maxAttempts?: number;
+  /**
+   * Longest time a send may wait in the queue and retry, offline included, from the
+   * moment `send` was called; then it rejects with code `send_failed`. @default 300000 (5 min)
+   */
+  deadlineMs?: number;
+}
+
 export interface HeartbeatOptions {
   /** A ping is sent when nothing arrived for this long. @default 10000 */
   intervalMs?: number;
@@ -48,6 +70,12 @@ export interface HeartbeatOptions {
 export interface TownsquareOptions {
   /** Several relays (tried in turn on failure) or one load-balancer URL: `ws(s)://…/ws`. */
   relayUrls: string[] | string;
+  /**
+   * Where in `relayUrls` the first connection goes: `'random'` spreads an app's
+   * clients over the relays; `'given'` starts at the first URL (put a preferred relay
+   * first). Either way each reconnect moves on to the next URL. @default 'random'
+   */
+  relayOrder?: 'random' | 'given';
   /** Base of the HTTP API: `http(s)://…` (no trailing slash needed). */
   apiUrl: string;
   /** Called for every new token the SDK needs (connect, renewal, after 4005 or an HTTP 401). */
@@ -62,6 +90,8 @@ export interface TownsquareOptions {
   signalIntervalMs?: number;
   /** Most sends waiting while offline; `send` rejects with code `send_queue_full` beyond. @default 100 */
   maxQueuedSends?: number;
+  /** When a send that keeps failing is given up (so it never blocks its room's queue for ever). */
+  sendRetry?: SendRetryOptions;
   /** A command (subscribe, refresh, …) with no reply within this fails (and the socket is checked). @default 10000 */
   requestTimeoutMs?: number;
   /** Listen to `visibilitychange` / `online` in browsers to check the socket at once. @default true */
@@ -218,10 +248,22 @@ export interface SubscriptionEvents {
 export interface SubscribeOptions {
   /**
    * Deliver every message with `seq > since` (0: the whole history, paged from the
-   * history route). `'live'`: start at the first message that arrives live; after that
-   * gaps are filled as usual. @default 0
+   * history route). `'live'`: start with the messages published after the subscribe
+   * (the first live one sets the position; earlier seqs that arrive within the reorder
+   * window still count); after that gaps are filled as usual. Without `since`, a channel
+   * this client subscribed before resumes after the last seq it delivered; else 0.
+   * Ignored when the channel is already subscribed (one subscription per channel).
    */
   since?: number | 'live';
+}
+
+export interface SendOptions {
+  /**
+   * The id that makes retries safe (1–64 of `A–Z a–z 0–9 _ -`). Omit it for a new
+   * message; pass the `clientMessageId` of a rejected send to try that message again
+   * without any risk of storing it twice. @default a new random id
+   */
+  clientMessageId?: string;
 }
 
 export interface NotificationEvents {
@@ -230,4 +272,4 @@ export interface NotificationEvents {
 }
 
 /** Every SDK-level failure that is not an HTTP answer: `send_queue_full`, `closed`, `timeout`, … */
-export type ClientErrorCode = 'send_queue_full' | 'closed' | 'timeout' | 'network' | 'invalid_response';
+export type ClientErrorCode = 'send_queue_full' | 'send_failed' | 'closed' | 'timeout' | 'network' | 'invalid_response';

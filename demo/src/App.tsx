@@ -1,9 +1,8 @@
 import { useEffect, useState } from 'react';
-import { Townsquare, type WebSocketConstructor } from '@townsquare/client';
+import { Townsquare } from '@townsquare/client';
 import { TownsquareProvider } from '@townsquare/client/react';
 import { chooseRelay, type DemoConfig } from './config';
 import { SessionContext, type Session } from './context';
-import { preferRelay } from './relay-preference';
 import { fetchDevToken, saveUser, savedUser } from './session';
 import { UserPicker } from './components/UserPicker';
 import { Workspace } from './components/Workspace';
@@ -37,15 +36,14 @@ export function App({ config }: { config: DemoConfig }) {
 function SignedIn({ config, me, onSignOut }: { config: DemoConfig; me: string; onSignOut: () => void }) {
   const [session] = useState<Session>(() => {
     const relay = chooseRelay(config.relayUrls);
-    const relays = preferRelay(relay.url);
     const client = new Townsquare({
-      relayUrls: config.relayUrls,
+      // The tab's relay first, then the others in turn when it fails.
+      relayUrls: [relay.url, ...config.relayUrls.filter((url) => url !== relay.url)],
+      relayOrder: 'given',
       apiUrl: config.apiUrl,
       getToken: () => fetchDevToken(me),
-      // The DOM's WebSocket types its handlers' event as Event, the SDK's WebSocketLike as unknown: same object, stricter type.
-      WebSocket: relays.WebSocket as unknown as WebSocketConstructor,
     });
-    return { me, client, relay: relay.index, relayUrls: config.relayUrls, relays };
+    return { me, client, relay: relay.index, relayUrls: config.relayUrls };
   });
 
   useEffect(() => {

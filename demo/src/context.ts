@@ -1,6 +1,5 @@
 import { createContext, useContext } from 'react';
 import type { Townsquare } from '@townsquare/client';
-import type { RelayPreference } from './relay-preference';
 
 /** The signed-in user and their SDK client, for components that call the HTTP API. */
 export interface Session {
@@ -9,8 +8,6 @@ export interface Session {
   /** 1-based number of the relay this tab prefers. */
   relay: number;
   relayUrls: string[];
-  /** Which relay the socket is on now. */
-  relays: RelayPreference;
 }
 
 export const SessionContext = createContext<Session | null>(null);

@@ -53,7 +53,7 @@ function publisher(): Townsquare {
 function client(name: string, user: string, roomId: string, relayUrls: string[], extra: Partial<ConstructorParameters<typeof Townsquare>[0]> = {}): RecordingClient {
   const c = new RecordingClient(
     name,
-    { relayUrls, apiUrl: stack.apiUrl, getToken: () => stack.issuer.mint(user), backoff: { minDelayMs: 200, maxDelayMs: 2000 }, heartbeat: { intervalMs: 2000, timeoutMs: 2000 }, ...extra },
+    { relayUrls, relayOrder: 'given', apiUrl: stack.apiUrl, getToken: () => stack.issuer.mint(user), backoff: { minDelayMs: 200, maxDelayMs: 2000 }, heartbeat: { intervalMs: 2000, timeoutMs: 2000 }, ...extra },
     `room:${roomId}`,
   );
   cleanups.push(() => c.client.close());

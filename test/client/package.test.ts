@@ -5,11 +5,13 @@
  * protocol's schemas.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import ts from 'typescript';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { bundleOptions, SIZE_BUDGET_BYTES } from '../../client/bundle-options.mjs';
 import type * as Sdk from '../../client/src/index.js';
@@ -55,6 +57,40 @@ describe('@townsquare/client package', () => {
     expect(Buffer.from(code).toString()).toContain('RelayRestarting:1012');
     expect(Buffer.from(code).toString()).toContain('$ZodError');
   });
+
+  it("accepts the browser's own WebSocket (lib.dom) and `ws` as the WebSocket option, without a cast", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ts-websocket-'));
+    try {
+      const file = join(dir, 'app.ts');
+      writeFileSync(
+        file,
+        [
+          "import WS from 'ws';",
+          `import { Townsquare } from ${JSON.stringify(resolve('client/src/index.ts'))};`,
+          "const base = { relayUrls: 'ws://x/ws', apiUrl: 'http://x', getToken: async () => 't' };",
+          'new Townsquare({ ...base, WebSocket });',
+          'new Townsquare({ ...base, WebSocket: WS });',
+        ].join('\n'),
+      );
+      const program = ts.createProgram([file], {
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+        allowImportingTsExtensions: true,
+        lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+        types: [],
+        typeRoots: [resolve('node_modules/@types')],
+        paths: { ws: [resolve('node_modules/@types/ws')] },
+      });
+      const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('has public types that match the protocol schemas', () => {
     type Wire = Extract<ServerFrame, { type: 'message' }>;

@@ -26,11 +26,14 @@ describe('Sequencer properties', () => {
             // History reads interleaved at arbitrary points, each returning at most `size` entries.
             reads: fc.array(fc.record({ at: fc.nat(3 * n), size: fc.integer({ min: 1, max: 20 }) }), { maxLength: 10 }),
             tombstones: fc.uniqueArray(fc.integer({ min: 1, max: n }), { maxLength: Math.floor(n / 4) }),
+            // The buffer's bounds (count, serialized size) may be tiny: dropping never breaks the order.
+            maxBuffered: fc.integer({ min: 1, max: 100 }),
+            maxChars: fc.integer({ min: 150, max: 5000 }),
           }),
         ),
-        ({ n, arrivals, reads, tombstones }) => {
+        ({ n, arrivals, reads, tombstones, maxBuffered, maxChars }) => {
           const dead = new Set(tombstones);
-          const s = new Sequencer('room:r', 0);
+          const s = new Sequencer('room:r', 0, maxBuffered, maxChars);
           const out: number[] = [];
           const readPage = (size: number) => {
             const after = s.lastSeq!;
@@ -47,6 +50,33 @@ describe('Sequencer properties', () => {
           const expected = Array.from({ length: n }, (_, i) => i + 1).filter((seq) => !dead.has(seq));
           expect(out).toEqual(expected);
           expect(s.hasHole()).toBe(false);
+          expect(s.bufferedSize).toBe(0);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+describe("Sequencer `live` start", () => {
+  it('delivers every seq from the lowest that arrived within the window, exactly once, in order', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1000 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.nat(), { maxLength: 60 }),
+        (base, n, early, late) => {
+          const s = new Sequencer('room:r', null);
+          const seqOf = (k: number) => base + 1 + (k % n);
+          // Within the reorder window: arrivals in any order, nothing delivered yet.
+          for (const k of early) expect(s.offerLive(live(seqOf(k)))).toEqual([]);
+          const start = Math.min(...early.map(seqOf));
+          const out = s.settle().map((m) => m.seq);
+          for (const k of late) out.push(...s.offerLive(live(seqOf(k))).map((m) => m.seq));
+          // The fill pages to the end of the log.
+          while (s.lastSeq! < base + n) out.push(...s.applyHistory([stored(s.lastSeq! + 1, new Set())]).map((m) => m.seq));
+          expect(out).toEqual(Array.from({ length: base + n - start + 1 }, (_, i) => start + i));
         },
       ),
       { numRuns: RUNS },

@@ -1,7 +1,7 @@
 /**
  * The React entry without a DOM: server rendering runs the provider and the
- * hooks' first render (effects need a browser; the demo's Chromium tests in
- * test/browser run them).
+ * hooks' first render (effects need a browser: test/browser/react-hooks.test.ts
+ * runs them in Chromium, and the demo's tests use them too).
  */
 import { createElement } from 'react';
 import { renderToString } from 'react-dom/server';

@@ -73,6 +73,33 @@ describe('connection', () => {
   });
 });
 
+describe('subscribing again', () => {
+  it('resumes after the last seq this client delivered: nothing is delivered twice after an unsubscribe', async () => {
+    const room = await createRoom(stack, 'alice', ['bob'], 'resume');
+    const alice = sdk('alice');
+    const bob = sdk('bob').connect();
+    const got: number[] = [];
+    let sub = bob.subscribe(`room:${room}`);
+    sub.on('message', (m) => got.push(m.seq));
+    for (const t of ['a', 'b', 'c']) await alice.send(room, t);
+    await eventually(() => got.length === 3, 5000, 'the first three');
+    sub.unsubscribe();
+    for (const t of ['d', 'e']) await alice.send(room, t);
+    sub = bob.subscribe(`room:${room}`);
+    sub.on('message', (m) => got.push(m.seq));
+    const subscribed = await new Promise<{ recovered: boolean; lastSeq: number }>((r) => sub.on('subscribed', r));
+    expect(subscribed).toMatchObject({ recovered: true, lastSeq: 5 });
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+    // An explicit `since` still chooses.
+    sub.unsubscribe();
+    const replay: number[] = [];
+    const again = bob.subscribe(`room:${room}`, { since: 3 });
+    again.on('message', (m) => replay.push(m.seq));
+    await eventually(() => replay.length === 2, 5000, 'the replay');
+    expect(replay).toEqual([4, 5]);
+  });
+});
+
 describe('send', () => {
   it('retries a send whose response was lost with the same clientMessageId: stored once, in order', async () => {
     let lose = 3;
@@ -153,6 +180,43 @@ describe('presence and signals', () => {
     expect(seen.length).toBeLessThanOrEqual(3);
     expect(seen[0]).toEqual({ event: 'typing', userId: 'bob', data: { n: 1 } });
   });
+});
+
+describe('signals on many events', () => {
+  it("stay within the connection's budget: the relay never cuts the socket (4508) nor refuses them, and the latest value of each arrives", async () => {
+    const room = await createRoom(stack, 'alice', ['bob', 'carol'], 'signal-budget');
+    const bob = sdk('bob', { relayUrls: [stack.relayUrls[0]!] }).connect();
+    const carol = sdk('carol', { relayUrls: [stack.relayUrls[1]!] }).connect();
+    const bobErrors = errorsOf(bob);
+    const bobStates: string[] = [];
+    bob.on('state', (s) => bobStates.push(s.state));
+    const bobSub = bob.subscribe(`room:${room}`);
+    const carolSub = carol.subscribe(`room:${room}`);
+    const latest = new Map<string, number>();
+    let received = 0;
+    carolSub.on('signal', (s) => {
+      received++;
+      latest.set(s.event, (s.data as { n: number }).n);
+    });
+    await eventually(() => bobSub.state === 'subscribed' && carolSub.members.includes('bob'), 5000, 'both subscribed');
+    bobStates.length = 0;
+    // Ten cursors moving every 10 ms for 4 s: 100 signals/s after the per-event throttle, twice
+    // the relay's FRAME_RATE (50/s, burst 150) and five times its SIGNAL_RATE (20/s, burst 40).
+    const started = Date.now();
+    let n = 0;
+    while (Date.now() - started < 4000) {
+      n++;
+      for (let e = 0; e < 10; e++) bobSub.signal(`cursor${e}`, { n });
+      await sleep(10);
+    }
+    await eventually(() => [...Array(10).keys()].every((e) => latest.get(`cursor${e}`) === n), 10_000, 'the last value of every cursor');
+    expect(bobStates).toEqual([]);
+    expect(bob.state).toBe('connected');
+    expect(bobErrors.filter((e) => e.kind === 'server' || e.kind === 'transport')).toEqual([]);
+    // 15 per second plus the burst of 30, over about 4 s and the drain after it.
+    const seconds = (Date.now() - started) / 1000;
+    expect(received).toBeLessThanOrEqual(30 + Math.ceil(15 * seconds) + 5);
+  }, 30_000);
 });
 
 describe('notifications', () => {

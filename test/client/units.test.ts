@@ -1,10 +1,14 @@
 /** The SDK's pure parts: backoff, retry hints, ordering, frame decoding, signal throttling, token expiry. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Backoff, retryHintMs } from '../../client/src/backoff.js';
+import { Backoff, clampRetryHint, MAX_RETRY_HINT_MS, parseRetryAfter, retryHintMs } from '../../client/src/backoff.js';
+import { Emitter } from '../../client/src/emitter.js';
 import { decodeFrame } from '../../client/src/frames.js';
+import { checkHistoryPage } from '../../client/src/http.js';
 import { newClientMessageId } from '../../client/src/ids.js';
 import { Sequencer } from '../../client/src/sequencer.js';
+import { MAX_WAITING_SIGNALS, SignalGate } from '../../client/src/signal-gate.js';
 import { SignalThrottle } from '../../client/src/signal-throttle.js';
+import { utf8Length } from '../../client/src/subscription.js';
 import { tokenExpiry } from '../../client/src/tokens.js';
 import type { Message } from '../../client/src/types.js';
 import { ID_PATTERN } from '../../protocol/channels.js';
@@ -23,6 +27,19 @@ describe('Backoff (full jitter)', () => {
     expect(top.next()).toBe(499);
   });
 
+  it('after 1013 waits at least the floor plus full jitter over max(cap, floor), so a fleet does not return at one instant', () => {
+    const top = new Backoff({ minDelayMs: 500, maxDelayMs: 20_000 }, () => 0.9999);
+    expect(Array.from({ length: 5 }, () => top.nextAtLeast(2000))).toEqual([3999, 3999, 3999, 5999, 9999]);
+    expect(new Backoff({}, () => 0).nextAtLeast(2000)).toBe(2000);
+    const delays = Array.from({ length: 1000 }, () => new Backoff({ minDelayMs: 500, maxDelayMs: 20_000 }).nextAtLeast(2000));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(2000);
+    expect(Math.max(...delays)).toBeLessThan(4000);
+    // Spread over the 2 s window: no 100 ms slice holds more than a fifth of the fleet.
+    const slices = new Map<number, number>();
+    for (const d of delays) slices.set(Math.floor(d / 100), (slices.get(Math.floor(d / 100)) ?? 0) + 1);
+    expect(Math.max(...slices.values())).toBeLessThan(200);
+  });
+
   it('spreads many clients over the window instead of one wave', () => {
     const delays = Array.from({ length: 2000 }, () => new Backoff({ minDelayMs: 500, maxDelayMs: 20_000 }).next());
     const buckets = [0, 0, 0, 0, 0];
@@ -36,10 +53,47 @@ describe('Backoff (full jitter)', () => {
 describe('retryHintMs', () => {
   it('reads `retryMs=` from a close reason, bounded, and nothing else', () => {
     expect(retryHintMs('relay restarting; retryMs=3000')).toBe(3000);
-    expect(retryHintMs('retryMs=9999999')).toBe(120_000);
+    expect(retryHintMs('retryMs=9999999')).toBe(MAX_RETRY_HINT_MS);
     expect(retryHintMs('relay restarting')).toBeNull();
     expect(retryHintMs('retryMs=abc')).toBeNull();
     expect(retryHintMs('xretryMs=5')).toBeNull();
+  });
+});
+
+describe('retry hints from HTTP answers', () => {
+  it('clamps any hint to whole ms within 0…60 s, and ignores what is not a finite number', () => {
+    expect(clampRetryHint(1500)).toBe(1500);
+    expect(clampRetryHint(0.2)).toBe(1);
+    expect(clampRetryHint(-5)).toBe(0);
+    expect(clampRetryHint(2 ** 31)).toBe(60_000);
+    expect(clampRetryHint(1e300)).toBe(60_000);
+    for (const bad of [NaN, Infinity, -Infinity, '2000', null, undefined, {}]) expect(clampRetryHint(bad)).toBeUndefined();
+  });
+
+  it('reads Retry-After as delay-seconds or an HTTP date, clamped', () => {
+    const now = Date.parse('2026-12-01T10:00:00Z');
+    expect(parseRetryAfter('2', now)).toBe(2000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter('99999999', now)).toBe(60_000);
+    expect(parseRetryAfter('Tue, 01 Dec 2026 10:00:05 GMT', now)).toBe(5000);
+    expect(parseRetryAfter('Tue, 01 Dec 2026 09:00:00 GMT', now)).toBe(0);
+    for (const bad of ['', '-1', '1.5', 'soon', null, undefined]) expect(parseRetryAfter(bad, now)).toBeUndefined();
+  });
+});
+
+describe('checkHistoryPage', () => {
+  const page = (messages: Array<ReturnType<typeof entry>>, extra: object = {}) => ({ messages, nextAfterSeq: null, ...extra });
+  it('accepts the documented shape and clamps retryAfterMs', () => {
+    expect(checkHistoryPage(page([entry(4), entry(5)]), 3, 2).messages).toHaveLength(2);
+    expect(checkHistoryPage(page([], { retryAfterMs: 2 ** 40 }), 3, 200).retryAfterMs).toBe(60_000);
+  });
+
+  it('refuses more entries than asked for, seqs not after afterSeq or not ascending', () => {
+    expect(() => checkHistoryPage(page([entry(4), entry(5), entry(6)]), 3, 2)).toThrow(/documented shape/);
+    expect(() => checkHistoryPage(page([entry(3)]), 3, 200)).toThrow(/documented shape/);
+    expect(() => checkHistoryPage(page([entry(5), entry(4)]), 3, 200)).toThrow(/documented shape/);
+    expect(() => checkHistoryPage(page([entry(5), entry(5)]), 3, 200)).toThrow(/documented shape/);
+    expect(() => checkHistoryPage(page([entry(2 ** 60)]), 3, 200)).toThrow(/documented shape/);
   });
 });
 
@@ -80,12 +134,17 @@ describe('Sequencer', () => {
     expect(seqs(s.applyHistory([entry(120)]))).toEqual([120]);
   });
 
-  it('starts `live` at the first message and only fills after that', () => {
+  it('starts `live` at the lowest seq that arrived within the reorder window, so a late earlier one is not lost', () => {
     const s = new Sequencer('room:r', null);
     expect(s.applyHistory([entry(1)])).toEqual([]);
-    expect(seqs(s.offerLive(msg(41)))).toEqual([41]);
-    expect(seqs(s.offerLive(msg(40)))).toEqual([]);
-    expect(seqs(s.applyHistory([entry(42)]))).toEqual([42]);
+    expect(seqs(s.offerLive(msg(41)))).toEqual([]);
+    expect(seqs(s.offerLive(msg(39)))).toEqual([]);
+    expect(s.unsettled).toBe(true);
+    expect(s.hasHole()).toBe(false); // no position yet: nothing to fill from
+    expect(seqs(s.settle())).toEqual([39]);
+    expect(s.hasHole()).toBe(true); // 40 is missing: filled from history as usual
+    expect(seqs(s.applyHistory([entry(40), entry(41), entry(42)]))).toEqual([40, 41, 42]);
+    expect(seqs(s.offerLive(msg(43)))).toEqual([43]);
   });
 
   it('holds at most maxBuffered messages ahead of a hole (history still has the rest)', () => {
@@ -94,6 +153,30 @@ describe('Sequencer', () => {
     expect(s.buffered).toBe(3);
     expect(seqs(s.offerLive(msg(1)))).toEqual([1, 2, 3, 4]);
     expect(seqs(s.applyHistory([entry(5), entry(6)]))).toEqual([5, 6]);
+  });
+
+  it('bounds what it holds by size too, from live frames and history pages alike; a lower seq displaces the highest', () => {
+    const big = (seq: number): Message => ({ ...msg(seq), data: 'x'.repeat(1000) });
+    const s = new Sequencer('room:r', 0, 100, 3500);
+    for (const seq of [10, 20, 30, 40]) s.offerLive(big(seq));
+    expect(s.buffered).toBe(3);
+    expect(s.bufferedSize).toBeLessThanOrEqual(3500);
+    s.offerLive(big(5)); // needed sooner than 30: takes its place
+    s.applyHistory([{ ...entry(50), data: 'y'.repeat(1000) }]); // beyond everything held: dropped
+    expect(s.dropBuffered()).toEqual({ fromSeq: 5, toSeq: 20, count: 3 });
+    expect(s.bufferedSize).toBe(0);
+    // A single entry over the whole bound is never held.
+    s.offerLive({ ...msg(60), data: 'z'.repeat(4000) });
+    expect(s.buffered).toBe(0);
+  });
+
+  it('drops the held messages when asked (history never filled the hole below them) and carries on', () => {
+    const s = new Sequencer('room:r', 3);
+    s.offerLive(msg(1_000_000));
+    expect(s.hasHole()).toBe(true);
+    expect(s.dropBuffered()).toEqual({ fromSeq: 1_000_000, toSeq: 1_000_000, count: 1 });
+    expect(s.hasHole()).toBe(false);
+    expect(seqs(s.offerLive(msg(4)))).toEqual([4]);
   });
 });
 
@@ -138,6 +221,71 @@ describe('SignalThrottle', () => {
     t.clear();
     vi.advanceTimersByTime(1000);
     expect(sent).toHaveLength(4);
+  });
+});
+
+describe('SignalGate (the connection-wide signal budget)', () => {
+  it('sends a burst at once, then at the rate; a waiting signal is replaced by a newer one of its channel and event', () => {
+    let now = 0;
+    const sent: Array<[string, string, unknown]> = [];
+    vi.useFakeTimers();
+    const gate = new SignalGate((c, e, d) => sent.push([c, e, d]), 10, 5, () => now);
+    // Five channels, each with a cursor moving 20 times.
+    for (let i = 1; i <= 20; i++) for (let c = 1; c <= 5; c++) gate.push(`room:${c}`, 'cursor', { i });
+    expect(sent).toHaveLength(5); // the burst
+    expect(gate.waitingCount).toBe(5); // one per (channel, event), the latest of each
+    now += 1000;
+    vi.advanceTimersByTime(1000);
+    expect(sent).toHaveLength(10);
+    expect(sent.slice(5).map(([c, , d]) => [c, d])).toEqual([1, 2, 3, 4, 5].map((c) => [`room:${c}`, { i: 20 }]));
+    expect(gate.waitingCount).toBe(0);
+  });
+
+  it('never sends faster than the rate over time, and bounds what waits', () => {
+    let now = 0;
+    const sentAt: number[] = [];
+    vi.useFakeTimers();
+    const gate = new SignalGate(() => sentAt.push(now), 15, 30, () => now);
+    for (let ms = 0; ms < 10_000; ms += 10) {
+      now = ms;
+      vi.advanceTimersByTime(10);
+      for (let c = 0; c < 5; c++) gate.push(`room:${c}`, `e${ms % 3}`, ms);
+    }
+    // 30 at once plus 15/s for 10 s, against 5000 pushed.
+    expect(sentAt.length).toBeLessThanOrEqual(30 + 15 * 10 + 1);
+    expect(sentAt.length).toBeGreaterThan(150);
+    for (let i = 0; i < 1000; i++) gate.push(`room:x${i}`, 'e', i);
+    expect(gate.waitingCount).toBeLessThanOrEqual(MAX_WAITING_SIGNALS);
+    gate.clear('room:x1');
+    gate.clear();
+    expect(gate.waitingCount).toBe(0);
+  });
+});
+
+describe('Emitter', () => {
+  it('does not call a listener removed by an earlier listener of the same event', () => {
+    const e = new Emitter<{ m: number }>();
+    const got: string[] = [];
+    let offB = () => {};
+    e.on('m', (n) => {
+      got.push(`a${n}`);
+      offB();
+    });
+    offB = e.on('m', (n) => got.push(`b${n}`));
+    e.emit('m', 1);
+    e.emit('m', 2);
+    expect(got).toEqual(['a1', 'a2']);
+  });
+});
+
+describe('utf8Length', () => {
+  it('counts UTF-8 bytes as the relay does', () => {
+    expect(utf8Length('ab')).toBe(2);
+    expect(utf8Length('é')).toBe(2);
+    expect(utf8Length('€')).toBe(3);
+    expect(utf8Length('😀')).toBe(4);
+    expect(utf8Length('\ud800')).toBe(3);
+    for (const text of ['', 'a€😀é', 'x'.repeat(100), '中文字']) expect(utf8Length(text)).toBe(Buffer.byteLength(text, 'utf8'));
   });
 });
 

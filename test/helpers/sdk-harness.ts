@@ -9,7 +9,8 @@ import WebSocket from 'ws';
 import { Townsquare, type Message, type TownsquareOptions, type WebSocketConstructor } from '../../client/src/index.js';
 import type { LocalStack } from '../../local/stack.js';
 
-export const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
+// `ws` fits the SDK's WebSocket option as it is (no cast): the type check proves it.
+export const NodeWebSocket: WebSocketConstructor = WebSocket;
 
 /** What one SDK client's app saw on one channel. */
 export class RecordingClient {

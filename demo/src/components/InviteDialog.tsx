@@ -7,20 +7,25 @@ import { Dialog } from './Dialog';
 interface InviteDialogProps {
   open: boolean;
   roomName: string;
+  /** What is shared: a room (the default) or a document. */
+  kind?: 'room' | 'document';
   me: string;
   onClose: () => void;
   onInvite: (userId: string) => Promise<void>;
 }
 
-export function InviteDialog({ open, roomName, me, onClose, onInvite }: InviteDialogProps) {
+export function InviteDialog({ open, roomName, kind = 'room', me, onClose, onInvite }: InviteDialogProps) {
+  const title = kind === 'room' ? `Invite to #${roomName}` : `Share “${roomName}”`;
+  const description =
+    kind === 'room' ? "Add someone by their user id. They can read the room's history and post right away." : 'Add a collaborator by their user id. They can open and edit the document right away.';
   return (
-    <Dialog open={open} onClose={onClose} title={`Invite to #${roomName}`} description="Add someone by their user id. They can read the room's history and post right away." testId="invite-dialog">
-      <InviteForm me={me} onInvite={onInvite} />
+    <Dialog open={open} onClose={onClose} title={title} description={description} testId="invite-dialog">
+      <InviteForm me={me} kind={kind} onInvite={onInvite} />
     </Dialog>
   );
 }
 
-function InviteForm({ me, onInvite }: Pick<InviteDialogProps, 'me' | 'onInvite'>) {
+function InviteForm({ me, kind, onInvite }: Pick<InviteDialogProps, 'me' | 'onInvite'> & { kind: 'room' | 'document' }) {
   const [userId, setUserId] = useState('');
   const [status, setStatus] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -31,7 +36,7 @@ function InviteForm({ me, onInvite }: Pick<InviteDialogProps, 'me' | 'onInvite'>
     setStatus(null);
     try {
       await onInvite(target);
-      setStatus({ kind: 'ok', text: `${displayName(target)} can now see this room.` });
+      setStatus({ kind: 'ok', text: `${displayName(target)} can now see this ${kind}.` });
       setUserId('');
     } catch (err) {
       setStatus({ kind: 'error', text: err instanceof Error ? err.message : String(err) });
@@ -73,7 +78,7 @@ function InviteForm({ me, onInvite }: Pick<InviteDialogProps, 'me' | 'onInvite'>
       )}
       <div className="form-actions">
         <button type="submit" className="button button-primary" disabled={busy || !userId.trim()} data-testid="invite-submit">
-          {busy ? 'Adding…' : 'Add to room'}
+          {busy ? 'Adding…' : `Add to ${kind}`}
         </button>
       </div>
     </form>

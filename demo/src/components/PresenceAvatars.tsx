@@ -6,7 +6,12 @@ const SHOWN = 4;
 
 /** Who is in the room right now (one avatar per user, however many tabs they have open). */
 export function PresenceAvatars({ channel }: { channel: string }) {
-  const members = [...usePresence(channel)].sort();
+  return <PresenceList members={usePresence(channel)} />;
+}
+
+/** The avatars of `members` (user ids), as PresenceAvatars shows them. */
+export function PresenceList({ members: unsorted }: { members: readonly string[] }) {
+  const members = [...unsorted].sort();
   if (members.length === 0) return null;
   const extra = members.length - SHOWN;
   return (

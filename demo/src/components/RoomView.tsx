@@ -3,7 +3,7 @@ import type { ChatMessage, RoomSummary } from '@townsquare/client';
 import { useChannel } from '@townsquare/client/react';
 import { roomChannel } from '../../../protocol/channels.js';
 import { useSession } from '../context';
-import { useTyping } from '../hooks/useTyping';
+import { useTypingSignals, useTypists } from '../hooks/useTyping';
 import { Composer } from './Composer';
 import { MessageList, type PendingMessage } from './MessageList';
 import { TypingIndicator } from './TypingIndicator';
@@ -14,16 +14,20 @@ const CHAT_EVENT = 'message.created';
 /** A room's conversation: its messages (history, then live, exactly once, in order), who is typing, and the composer. */
 export function RoomView({ room }: { room: RoomSummary }) {
   const { client } = useSession();
-  const { messages, state, subscription } = useChannel(roomChannel(room.roomId));
-  const { typists, typing, stopped } = useTyping(subscription);
-  const [pending, setPending] = useState<Array<PendingMessage & { messageId?: string }>>([]);
   const [lost, setLost] = useState(0);
+  const { typists, onSignal, onMessage } = useTypists();
+  // Handlers given to useChannel are attached together with the subscription: no gap or signal is missed.
+  const { messages, state, subscription } = useChannel(roomChannel(room.roomId), {
+    onGap: ({ fromSeq, toSeq }) => setLost((n) => n + (toSeq - fromSeq + 1)),
+    onSignal,
+    onMessage,
+  });
+  const { typing, stopped } = useTypingSignals(subscription);
+  const [pending, setPending] = useState<Array<PendingMessage & { messageId?: string }>>([]);
   const nextLocalId = useRef(0);
 
   const chat = useMemo(() => messages.filter((m) => m.event === CHAT_EVENT).map((m) => m.data as ChatMessage), [messages]);
   const delivered = useMemo(() => new Set(chat.map((m) => m.id)), [chat]);
-
-  useEffect(() => subscription?.on('gap', ({ fromSeq, toSeq }) => setLost((n) => n + (toSeq - fromSeq + 1))), [subscription]);
 
   // A sent message leaves the pending list once the channel delivered it, so it never shows twice.
   const visiblePending = pending.filter((p) => !p.messageId || !delivered.has(p.messageId));

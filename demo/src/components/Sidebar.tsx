@@ -1,4 +1,4 @@
-import type { RoomSummary } from '@townsquare/client';
+import type { DocumentSummary, RoomSummary } from '@townsquare/client';
 import { displayName } from '../format';
 import { useSession } from '../context';
 import { useRelayInUse } from '../hooks/useRelayInUse';
@@ -13,11 +13,17 @@ interface SidebarProps {
   open: boolean;
   onSelect: (roomId: string) => void;
   onNewRoom: () => void;
+  documents: DocumentSummary[] | null;
+  documentsError: string | null;
+  selectedDocument: string | null;
+  onSelectDocument: (docId: string) => void;
+  onNewDocument: () => void;
   onSignOut: () => void;
   onClose: () => void;
 }
 
-export function Sidebar({ rooms, error, selected, open, onSelect, onNewRoom, onSignOut, onClose }: SidebarProps) {
+export function Sidebar(props: SidebarProps) {
+  const { rooms, error, selected, open, onSelect, onNewRoom, onSignOut, onClose } = props;
   const { me, relay } = useSession();
   const inUse = useRelayInUse();
   return (
@@ -71,6 +77,8 @@ export function Sidebar({ rooms, error, selected, open, onSelect, onNewRoom, onS
         </button>
       </nav>
 
+      <DocumentsSection {...props} />
+
       <div className="sidebar-me">
         <Avatar userId={me} size="md" online decorative />
         <div className="sidebar-me-text">
@@ -94,5 +102,43 @@ export function Sidebar({ rooms, error, selected, open, onSelect, onNewRoom, onS
         </button>
       </div>
     </aside>
+  );
+}
+
+/** The caller's documents: open one, or create one. */
+function DocumentsSection({ documents, documentsError, selectedDocument, onSelectDocument, onNewDocument }: SidebarProps) {
+  return (
+    <nav className="sidebar-section" aria-labelledby="documents-heading">
+      <div className="sidebar-heading">
+        <h2 id="documents-heading">Documents</h2>
+        <button type="button" className="icon-button icon-button-dark" aria-label="New document" title="New document" onClick={onNewDocument} data-testid="new-document">
+          <Icon name="plus" size={16} />
+        </button>
+      </div>
+      {documentsError && !documents && (
+        <p className="sidebar-note" role="alert">
+          Could not load documents: {documentsError}
+        </p>
+      )}
+      {documents === null && !documentsError && <p className="sidebar-note">Loading…</p>}
+      {documents?.length === 0 && <p className="sidebar-note">No documents yet. Create one and write it together.</p>}
+      <ul className="room-list">
+        {documents?.map((doc) => (
+          <li key={doc.docId}>
+            <button
+              type="button"
+              className="room-item"
+              aria-current={doc.docId === selectedDocument ? 'page' : undefined}
+              onClick={() => onSelectDocument(doc.docId)}
+              data-testid="document-item"
+              data-doc-id={doc.docId}
+            >
+              <Icon name="file" size={15} />
+              <span className="room-item-name">{doc.title}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </nav>
   );
 }
