@@ -13,6 +13,7 @@
  * connect to Redis can leave it out.
  */
 import type { Cluster, ClusterOptions } from 'ioredis';
+import { ioredisGate, type FailFastGate } from './fail-fast.js';
 import { shardHealthProbe, type ShardHealthProbe } from './ioredis-shards.js';
 import { LifecycleTracker } from './lifecycle.js';
 import { clusterSettings, loadIoredis, type RedisConnection } from './redis-connection.js';
@@ -32,12 +33,15 @@ export interface RedisClusterBrokerOptions {
   onLifecycle?: BrokerLifecycleListener;
   /** Told once if ioredis's private shard state is not where 5.11 keeps it. @default console.error */
   onInternalsChanged?: (problem: string) => void;
+  /** As RedisBrokerOptions.failFast (give `redisOptions.commandTimeout`). @default false */
+  failFast?: boolean;
 }
 
 type Role = 'publisher' | 'subscriber';
 
 export class RedisClusterBroker implements Broker {
   private pub: Promise<Cluster> | null = null;
+  private pubGate: FailFastGate | null = null;
   private sub: Promise<Cluster> | null = null;
   /** The resolved subscriber, for the synchronous health check. */
   private subClient: Cluster | null = null;
@@ -55,7 +59,8 @@ export class RedisClusterBroker implements Broker {
     return { url: this.options.url, ...(this.options.password && { password: this.options.password }), cluster: true };
   }
   async publish(channel: string, payload: string): Promise<void> {
-    await (await this.publisher()).spublish(channel, payload);
+    const client = await this.publisher();
+    await (this.pubGate ? this.pubGate.run(() => client.spublish(channel, payload)) : client.spublish(channel, payload));
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -98,7 +103,10 @@ export class RedisClusterBroker implements Broker {
   }
 
   private publisher(): Promise<Cluster> {
-    return (this.pub ??= this.connect('publisher'));
+    return (this.pub ??= this.connect('publisher').then((client) => {
+      if (this.options.failFast) this.pubGate = ioredisGate(client, 'The Redis Cluster publisher connection');
+      return client;
+    }));
   }
 
   private subscriber(): Promise<Cluster> {

@@ -18,6 +18,16 @@ export interface RedisConnection {
 /** Reconnect quickly at first, then at most every 2 s. */
 export const retryStrategy = (attempt: number): number => Math.min(50 * 2 ** attempt, 2000);
 
+/**
+ * As `retryStrategy` up to `maxMs`, each delay cut by up to a quarter at random:
+ * for clients of many processes (function containers) that lost the same Redis,
+ * so that they do not all reconnect in step when it is back.
+ */
+export const jitteredRetryStrategy =
+  (maxMs: number) =>
+  (attempt: number): number =>
+    Math.round(Math.min(50 * 2 ** attempt, maxMs) * (1 - Math.random() / 4));
+
 export const loadIoredis = () => import('ioredis');
 
 /** Seed node and options of a cluster client for `connection`; `redisOptions` apply to every node. */

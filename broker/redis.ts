@@ -6,6 +6,7 @@
  * broker reports that as lifecycle events (down, up, resubscribed).
  */
 import type { Redis, RedisOptions } from 'ioredis';
+import { ioredisGate, type FailFastGate } from './fail-fast.js';
 import { LifecycleTracker } from './lifecycle.js';
 import { loadIoredis, standaloneOptions, type RedisConnection } from './redis-connection.js';
 import type { Broker, BrokerLifecycleListener, MessageListener } from './types.js';
@@ -23,10 +24,18 @@ export interface RedisBrokerOptions {
   onEvent?: (event: 'error' | 'reconnecting' | 'ready', role: 'publisher' | 'subscriber', detail?: unknown) => void;
   /** Once per outage of the subscribing side: down, up, resubscribed (see BrokerLifecycleEvent). */
   onLifecycle?: BrokerLifecycleListener;
+  /**
+   * Refuse publishes at once (PublisherUnavailableError) while the publishing
+   * connection is known to be down, instead of queueing them for the
+   * reconnect (broker/fail-fast.ts). For callers that answer without the
+   * publish (the functions); give `commandTimeout` so a silent server is noticed.
+   * @default false
+   */
+  failFast?: boolean;
 }
 
 export class RedisBroker implements Broker {
-  private pub: Promise<Redis> | null = null;
+  private pub: Promise<{ client: Redis; gate: FailFastGate | null }> | null = null;
   private sub: Promise<Redis> | null = null;
   private subStatus = () => 'wait';
   /** Every connection made, ready or not: close() must not wait for a Redis that never came. */
@@ -46,7 +55,8 @@ export class RedisBroker implements Broker {
   }
 
   async publish(channel: string, payload: string): Promise<void> {
-    await (await this.publisher()).publish(channel, payload);
+    const { client, gate } = await this.publisher();
+    await (gate ? gate.run(() => client.publish(channel, payload)) : client.publish(channel, payload));
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -80,8 +90,11 @@ export class RedisBroker implements Broker {
     );
   }
 
-  private publisher(): Promise<Redis> {
-    return (this.pub ??= this.connect('publisher'));
+  private publisher(): Promise<{ client: Redis; gate: FailFastGate | null }> {
+    return (this.pub ??= this.connect('publisher').then((client) => ({
+      client,
+      gate: this.options.failFast ? ioredisGate(client, 'The Redis publisher connection') : null,
+    })));
   }
 
   /**

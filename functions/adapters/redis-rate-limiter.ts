@@ -8,6 +8,7 @@
  * The same script runs through ioredis (ElastiCache, the local stack) or
  * Upstash's REST API, behind the one-method `ScriptRunner`.
  */
+import type { FailFastGate } from '../../broker/fail-fast.js';
 import type { RateDecision, RateLimiter, SendRateLimit } from '../domain/send-rate-limit.js';
 
 /** Runs a Lua script with keys and arguments; what ioredis and @upstash/redis both offer, in their own shapes. */
@@ -64,6 +65,11 @@ export class RedisRateLimiter implements RateLimiter {
 /** ioredis `Redis` or `Cluster`: EVAL with the key count first. */
 export const ioredisRunner = (client: { eval(script: string, numkeys: number, ...keysAndArgs: string[]): Promise<unknown> }): ScriptRunner => ({
   evalScript: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
+});
+
+/** `runner` behind a fail-fast gate (broker/fail-fast.ts): refused at once while its connection is down. */
+export const gatedRunner = (runner: ScriptRunner, gate: FailFastGate): ScriptRunner => ({
+  evalScript: (script, keys, args) => gate.run(() => runner.evalScript(script, keys, args)),
 });
 
 /** `@upstash/redis` `Redis`: `eval(script, keys, args)` over REST. */

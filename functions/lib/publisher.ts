@@ -13,6 +13,7 @@ import { envFlag } from './env.js';
 import { processMemoryBroker } from '../../broker/memory.js';
 import { RedisBroker } from '../../broker/redis.js';
 import { RedisClusterBroker } from '../../broker/redis-cluster.js';
+import { jitteredRetryStrategy } from '../../broker/redis-connection.js';
 import type { Publisher } from '../../broker/types.js';
 import { LoggedPublisher } from '../adapters/logged-publisher.js';
 import { readSecret } from '../adapters/secrets.js';
@@ -28,10 +29,24 @@ let driverInUse: Promise<Publisher> | null = null;
  * functions' 10 s timeout, so a Redis that does not answer costs a send about
  * a second, not the invocation. The channel log also stops waiting after its
  * own `publishTimeoutMs` and answers `published: false`.
+ *
+ * And only the first send that finds Redis gone pays that second: from then
+ * on publishes are refused at once (`failFast`, broker/fail-fast.ts) until
+ * the connection is ready again, so during an outage a send costs its
+ * DynamoDB writes. ioredis reconnects in the background meanwhile, at most
+ * every REDIS_RECONNECT_MAX_MS (with jitter, so that containers do not all
+ * come back in step); an Upstash publisher probes as often.
  */
 export const REDIS_CONNECT_TIMEOUT_MS = 1000;
 export const REDIS_COMMAND_TIMEOUT_MS = 1000;
-const functionRedisOptions = { connectTimeout: REDIS_CONNECT_TIMEOUT_MS, commandTimeout: REDIS_COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 1 };
+export const REDIS_RECONNECT_MAX_MS = 1000;
+const functionRetryStrategy = jitteredRetryStrategy(REDIS_RECONNECT_MAX_MS);
+const functionRedisOptions = {
+  connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+  commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+  maxRetriesPerRequest: 1,
+  retryStrategy: functionRetryStrategy,
+};
 
 /** The container's publisher; failures after a stored write are logged, never thrown. */
 export function getPublisher(env: NodeJS.ProcessEnv = process.env): Publisher {
@@ -68,6 +83,8 @@ export async function closePublisher(): Promise<void> {
   if (driver && 'close' in driver && typeof driver.close === 'function') await (driver as { close(): Promise<void> }).close();
 }
 
+const upstashTimeouts = { timeoutMs: REDIS_COMMAND_TIMEOUT_MS, probeAfterMs: REDIS_RECONNECT_MAX_MS };
+
 async function createDriver(env: NodeJS.ProcessEnv): Promise<Publisher> {
   if (
     process.env.TOWNSQUARE_PUBLISHER === 'upstash' ||
@@ -75,9 +92,9 @@ async function createDriver(env: NodeJS.ProcessEnv): Promise<Publisher> {
   ) {
     if (env.UPSTASH_SECRET_ARN) {
       const { restUrl, restToken } = JSON.parse(await readSecret(env.UPSTASH_SECRET_ARN)) as { restUrl: string; restToken: string };
-      return new UpstashPublisher({ url: restUrl, token: restToken });
+      return new UpstashPublisher({ url: restUrl, token: restToken, ...upstashTimeouts });
     }
-    return new UpstashPublisher({ url: env.UPSTASH_REDIS_REST_URL ?? '', token: env.UPSTASH_REDIS_REST_TOKEN ?? '' });
+    return new UpstashPublisher({ url: env.UPSTASH_REDIS_REST_URL ?? '', token: env.UPSTASH_REDIS_REST_TOKEN ?? '', ...upstashTimeouts });
   }
   if (process.env.TOWNSQUARE_PUBLISHER === 'redis' || (!process.env.TOWNSQUARE_PUBLISHER && env.REDIS_URL)) {
     if (!env.REDIS_URL) throw new Error('REDIS_URL is not set; the deployment must provide it');
@@ -86,8 +103,8 @@ async function createDriver(env: NodeJS.ProcessEnv): Promise<Publisher> {
       if (event !== 'ready') logger.warn('redis connection event', { event, role, error: detail });
     };
     return envFlag(env, 'REDIS_CLUSTER')
-      ? new RedisClusterBroker({ url: env.REDIS_URL, password, onEvent, redis: { redisOptions: functionRedisOptions } })
-      : new RedisBroker({ url: env.REDIS_URL, redis: { ...functionRedisOptions, ...(password && { password }) }, onEvent });
+      ? new RedisClusterBroker({ url: env.REDIS_URL, password, onEvent, failFast: true, redis: { clusterRetryStrategy: functionRetryStrategy, redisOptions: functionRedisOptions } })
+      : new RedisBroker({ url: env.REDIS_URL, redis: { ...functionRedisOptions, ...(password && { password }) }, onEvent, failFast: true });
   }
   if (env.TOWNSQUARE_BROKER === 'memory') return processMemoryBroker();
   throw new Error('No publisher configured: set REDIS_URL, UPSTASH_SECRET_ARN, or TOWNSQUARE_BROKER=memory (local stack)');

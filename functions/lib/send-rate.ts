@@ -13,8 +13,8 @@
 import { envFlag } from './env.js';
 import { Redis as UpstashRedis } from '@upstash/redis';
 import { ErrorCode } from '../../protocol/index.js';
-import { ioredisRunner, RedisRateLimiter, upstashRunner } from '../adapters/redis-rate-limiter.js';
-import { connectRateLimiterRedis } from '../adapters/rate-limiter-redis-client.js';
+import { gatedRunner, ioredisRunner, RedisRateLimiter, upstashRunner } from '../adapters/redis-rate-limiter.js';
+import { connectRateLimiterRedis, RATE_LIMITER_COMMAND_TIMEOUT_MS } from '../adapters/rate-limiter-redis-client.js';
 import { readSecret } from '../adapters/secrets.js';
 import { checkSendRate, sendRateLimitFromEnv, type RateLimiter } from '../domain/send-rate-limit.js';
 import { json, type HttpResult } from './http.js';
@@ -28,19 +28,26 @@ async function createLimiter(env: NodeJS.ProcessEnv): Promise<RateLimiter | unde
   if (process.env.TOWNSQUARE_PUBLISHER === 'upstash' || (!process.env.TOWNSQUARE_PUBLISHER && env.UPSTASH_SECRET_ARN)) {
     if (!env.UPSTASH_SECRET_ARN) return undefined;
     const { restUrl, restToken } = JSON.parse(await readSecret(env.UPSTASH_SECRET_ARN)) as { restUrl: string; restToken: string };
-    const client = new UpstashRedis({ url: restUrl, token: restToken, enableTelemetry: false, retry: { retries: 1, backoff: () => 50 } });
+    const client = new UpstashRedis({
+      url: restUrl,
+      token: restToken,
+      enableTelemetry: false,
+      retry: { retries: 1, backoff: () => 50 },
+      // No request outlives the wait for its answer (a fresh signal per request).
+      signal: () => AbortSignal.timeout(RATE_LIMITER_COMMAND_TIMEOUT_MS),
+    });
     return new RedisRateLimiter(upstashRunner(client));
   }
   if (process.env.TOWNSQUARE_PUBLISHER === 'redis' || (!process.env.TOWNSQUARE_PUBLISHER && env.REDIS_URL)) {
     if (!env.REDIS_URL) return undefined;
     const password = env.REDIS_AUTH_SECRET_ARN ? await readSecret(env.REDIS_AUTH_SECRET_ARN) : undefined;
-    const client = await connectRateLimiterRedis({
+    const { client, gate } = await connectRateLimiterRedis({
       url: env.REDIS_URL,
       ...(password && { password }),
       cluster: envFlag(env, 'REDIS_CLUSTER'),
       onError: (err) => logger.warn('rate limiter redis error', { error: err.message }),
     });
-    return new RedisRateLimiter(ioredisRunner(client));
+    return new RedisRateLimiter(gatedRunner(ioredisRunner(client), gate));
   }
   return undefined;
 }
