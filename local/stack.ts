@@ -1,5 +1,6 @@
 /**
- * The whole system on one machine: dynalite as DynamoDB, Redis (given, started,
+ * The whole system on one machine: dynalite as DynamoDB, s3rver as S3 (document
+ * snapshots), Redis (given, started,
  * or none), the API Gateway stand-in invoking the real handlers, and relays:
  * separate processes running the relay bundle when there is Redis, one
  * in-process relay sharing an in-memory broker when there is not; and, when
@@ -12,6 +13,7 @@ import { startEmbeddedRelay } from '../socket-relay/embed.js';
 import { startApiGateway } from './api-gateway.js';
 import { LOCAL_AUDIENCE, LOCAL_ISSUER, loadDevIssuer, type DevIssuer } from './dev-keys.js';
 import { startDynamo } from './dynamo.js';
+import { startS3 } from './s3.js';
 import { redisServerAvailable, startRedisServer, type RedisProcess } from './redis-server.js';
 import { RELAY_BUNDLE, startRelayProcess, type RelayProcess } from './relay-process.js';
 
@@ -41,6 +43,8 @@ export interface LocalStack {
   relays: RelayProcess[];
   dynamoEndpoint: string;
   tables: Record<string, string>;
+  /** s3rver's endpoint and the snapshot bucket in it. */
+  s3: { endpoint: string; bucket: string };
   /** The environment its relays get (with REDIS_URL in Redis mode): start more relays with it. */
   relayEnv: Record<string, string>;
   issuer: DevIssuer;
@@ -67,6 +71,8 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     const issuer = await loadDevIssuer(options.keyFile);
     const dynamo = await startDynamo();
     stops.push(dynamo.stop);
+    const s3 = await startS3();
+    stops.push(s3.stop);
 
     let redis: RedisProcess | null = null;
     let redisUrl: string | null = options.memory ? null : (options.redisUrl ?? null);
@@ -78,7 +84,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     const mode = redisUrl ? 'redis' : 'memory';
 
     // The handlers read their configuration from the environment, as in Lambda.
-    Object.assign(process.env, dynamo.env);
+    Object.assign(process.env, dynamo.env, s3.env);
     if (redisUrl) {
       process.env.REDIS_URL = redisUrl;
       delete process.env.TOWNSQUARE_BROKER;
@@ -135,6 +141,7 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       relays,
       dynamoEndpoint: dynamo.endpoint,
       tables: dynamo.tables,
+      s3: { endpoint: s3.endpoint, bucket: s3.bucket },
       relayEnv: redisUrl ? { ...relayEnv, REDIS_URL: redisUrl } : relayEnv,
       issuer,
       demoUrl,

@@ -9,6 +9,20 @@
  */
 import { ID_PATTERN, MAX_CHANNEL_LENGTH, USER_ID_PATTERN } from './channels.js';
 import { ERROR_CODES } from './codes.js';
+import {
+  Collaborator,
+  CollaboratorPath,
+  CreateDocumentBody,
+  Document,
+  DOCUMENT_SCHEMA_DOCS,
+  DocumentPath,
+  DocumentsPage,
+  DocumentsQuery,
+  DocumentState,
+  DocumentStateQuery,
+  DocumentUpdateBody,
+  DocumentUpdateResult,
+} from './documents.js';
 import * as z from './zod.js';
 
 /** Longest chat message text, in UTF-16 code units. */
@@ -39,6 +53,10 @@ export const MAX_NOTIFY_BODY_BYTES = 192 * 1024;
 export const INBOX_RETENTION_DAYS = 30;
 export const INBOX_PAGE_DEFAULT_LIMIT = 20;
 export const INBOX_PAGE_MAX_LIMIT = 100;
+/** The unread count stops here (its cost grows with what it counts): `unread: 1000` means 1,000 or more. */
+export const UNREAD_COUNT_MAX = 1000;
+/** Most notifications one `POST /me/notifications/read-all` marks read (it may stop sooner, at its time budget: `more`). */
+export const READ_ALL_MAX = 10_000;
 /** Notification ids: time-ordered, URL-safe. */
 export const NOTIFICATION_ID_PATTERN = /^[0-9a-z]{9}-[A-Za-z0-9_-]{16}$/;
 /** The scope a token needs to call `POST /notifications` (server to server). */
@@ -64,6 +82,8 @@ const described = <T extends z.ZodMiniType>(schema: T, description: string): T =
   HTTP_DOCS.add(schema, { description });
   return schema;
 };
+// The documents' schemas (protocol/documents.ts) carry their descriptions in a list of their own.
+for (const [schema, meta] of DOCUMENT_SCHEMA_DOCS) HTTP_DOCS.add(schema, meta);
 
 // ── Parameters ──────────────────────────────────────────────────────────────
 export const RoomId = described(z.string().check(z.regex(ID_PATTERN, 'must be a room id')), 'A room id (1-64 of A-Z a-z 0-9 _ -)');
@@ -80,7 +100,7 @@ export const MemberPath = z.object({ roomId: RoomId, userId: UserId });
 export const ChannelPath = z.object({
   channel: described(
     z.string().check(z.minLength(1), z.maxLength(MAX_CHANNEL_LENGTH * 3)),
-    'A durable channel, URL-encoded: room%3A{roomId} or user%3A{userId}',
+    'A durable channel, URL-encoded: room%3A{roomId}, user%3A{userId} or document%3A{docId}',
   ),
 });
 
@@ -226,14 +246,23 @@ export const NotificationsPage = named(
   'NotificationsPage',
   'The caller’s notifications, newest first',
 );
-export const UnreadCount = named(z.object({ unread: int('Unread notifications in the inbox (expired ones excluded)') }), 'UnreadCount', 'The caller’s unread count');
-export const NOTIFY_STATUSES = ['stored', 'duplicate', 'failed'] as const;
+const unreadField = int(`Unread notifications in the inbox (expired ones excluded), counted up to ${UNREAD_COUNT_MAX}: ${UNREAD_COUNT_MAX} means that many or more`);
+export const UnreadCount = named(z.object({ unread: unreadField }), 'UnreadCount', 'The caller’s unread count');
+export const ReadAllResult = named(
+  z.object({
+    unread: unreadField,
+    more: z.optional(described(z.literal(true), 'Present when unread notifications were left (the call stopped at its limit or time budget): call again')),
+  }),
+  'ReadAllResult',
+  'The unread count after marking all read',
+);
+export const NOTIFY_STATUSES = ['stored', 'duplicate', 'failed', 'unknown'] as const;
 export const NotifyRecipientResult = named(
   z.object({
     userId: UserId,
     status: described(
       z.enum(NOTIFY_STATUSES),
-      '`stored`: notified now; `duplicate`: an earlier call with this idempotencyKey notified them (not again); `failed`: not notified (see `reason`; retry with the same idempotencyKey)',
+      '`stored`: notified now; `duplicate`: an earlier call with this idempotencyKey notified them (not again); `failed`: not notified (see `reason`; retry with the same idempotencyKey); `unknown`: the database did not say whether their entry was stored (retry with the same idempotencyKey: it finds out, and notifies nobody twice)',
     ),
     id: z.optional(NotificationId),
     seq: z.optional(int('Its seq on user:{userId}')),
@@ -248,6 +277,7 @@ export const NotifyResult = named(
     stored: int('Recipients notified by this call'),
     duplicates: int('Recipients an earlier call with the same idempotencyKey already notified'),
     failed: int('Recipients not notified'),
+    unknown: int('Recipients perhaps notified: retry with the same idempotencyKey to settle them'),
     results: z.array(NotifyRecipientResult),
   }),
   'NotifyResult',
@@ -351,7 +381,7 @@ export const HTTP_ROUTES: Readonly<Record<string, HttpRouteContract>> = {
     responses: {
       201: { description: 'Every recipient is notified (some perhaps by an earlier call with the same idempotencyKey)', body: NotifyResult },
       200: { description: 'A retry: an earlier call with this idempotencyKey notified every recipient; nobody was notified again', body: NotifyResult },
-      207: { description: 'Some recipients were not notified (`failed`, with a reason); retry with the same idempotencyKey', body: NotifyResult },
+      207: { description: 'Some recipients were not notified (`failed`) or may not have been (`unknown`), each with a reason; retry with the same idempotencyKey. Also when none was stored', body: NotifyResult },
     },
     errors: [400, 403, 409, 413, 503],
   },
@@ -374,8 +404,64 @@ export const HTTP_ROUTES: Readonly<Record<string, HttpRouteContract>> = {
   },
   'POST /me/notifications/read-all': {
     summary: 'Mark every notification read (idempotent)',
-    responses: { 200: { description: 'The unread count after (0 unless notifications arrived meanwhile)', body: UnreadCount } },
+    responses: { 200: { description: 'The unread count after (0 unless notifications arrived meanwhile, or `more`)', body: ReadAllResult } },
     errors: [503],
+  },
+  'POST /documents': {
+    summary: 'Create a collaborative document; the caller becomes its owner',
+    body: CreateDocumentBody,
+    responses: { 201: { description: 'Created', body: Document } },
+    errors: [400, 409, 413, 503],
+  },
+  'GET /documents': {
+    summary: 'One page of the caller’s documents',
+    query: DocumentsQuery,
+    responses: { 200: { description: 'A page', body: DocumentsPage } },
+    errors: [400, 503],
+  },
+  'GET /documents/{docId}': {
+    summary: 'The document’s state as one Yjs update and the seq it reflects (with `stateVector`: only what the client lacks)',
+    path: DocumentPath,
+    query: DocumentStateQuery,
+    responses: { 200: { description: 'The state', body: DocumentState } },
+    errors: [400, 403, 404, 503],
+  },
+  'POST /documents/{docId}/updates': {
+    summary: 'Append a Yjs update (collaborators only); published on document:{docId}',
+    path: DocumentPath,
+    body: DocumentUpdateBody,
+    responses: {
+      201: { description: 'Stored (and published unless the header says otherwise)', body: DocumentUpdateResult, headers: publishedHeader },
+      200: { description: 'A retry of a stored clientUpdateId: the same entry, published again', body: DocumentUpdateResult, headers: publishedHeader },
+    },
+    errors: [400, 403, 404, 409, 413, 429, 503],
+  },
+  'GET /documents/{docId}/updates': {
+    summary: 'The document’s updates in ascending seq (an alias of GET /channels/document%3A{docId}/messages)',
+    path: DocumentPath,
+    query: HistoryQuery,
+    responses: { 200: { description: 'A page', body: ChannelHistoryPage } },
+    errors: [400, 403, 404, 503],
+  },
+  'POST /documents/{docId}/collaborators': {
+    summary: 'Add a collaborator (owner and admins; only the owner adds an admin)',
+    path: DocumentPath,
+    body: AddMemberBody,
+    responses: { 201: { description: 'Added', body: Collaborator }, 200: { description: 'Already a collaborator (role unchanged)', body: Collaborator } },
+    errors: [400, 403, 404, 409, 413, 503],
+  },
+  'PATCH /documents/{docId}/collaborators/{userId}': {
+    summary: 'Change a collaborator’s role (owner only); `owner` transfers ownership',
+    path: CollaboratorPath,
+    body: ChangeRoleBody,
+    responses: { 200: { description: 'The collaborator with their new role', body: Collaborator } },
+    errors: [400, 403, 404, 409, 413, 503],
+  },
+  'DELETE /documents/{docId}/collaborators/{userId}': {
+    summary: 'Leave, or remove a collaborator',
+    path: CollaboratorPath,
+    responses: { 204: { description: 'Removed' } },
+    errors: [400, 403, 404, 409, 503],
   },
 };
 

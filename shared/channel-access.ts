@@ -9,12 +9,15 @@
  * unknown room from one the caller is not in).
  */
 import { ErrorCode, parseChannel, type ChannelKind, type ParsedChannel } from '../protocol/index.js';
+import { documentGroupId } from './member-groups.js';
 import type { MembershipReader } from './membership-reader.js';
 
 export interface AccessReaders {
   memberships: MembershipReader;
   /** When given, a refusal of an unknown room says `not_found` instead of `forbidden`. */
   rooms?: { getRoom(roomId: string): Promise<object | null> };
+  /** The same for an unknown document. */
+  documents?: { getDocument(docId: string): Promise<object | null> };
 }
 
 export type AccessRefusalCode = typeof ErrorCode.InvalidChannel | typeof ErrorCode.Forbidden | typeof ErrorCode.NotFound;
@@ -38,11 +41,15 @@ export const ownUser: ChannelPolicy = async (userId, { id }) =>
   id === userId ? ALLOWED : refuse(ErrorCode.Forbidden, 'A user channel is open to its own user only');
 
 /**
- * `document:{docId}`: the document's collaborators. Documents are not built
- * yet, so no one; they bring a collaborators reader and this policy reads it.
+ * `document:{docId}`: the document's collaborators, whatever their role. They
+ * are memberships under the document's group id (shared/member-groups.ts), so
+ * the relay's one membership reader serves rooms and documents alike.
  */
-export const documentCollaborators: ChannelPolicy = async () =>
-  refuse(ErrorCode.Forbidden, 'Document channels are not available yet');
+export const documentCollaborators: ChannelPolicy = async (userId, { id }, readers) => {
+  if (await readers.memberships.getMembership(documentGroupId(id), userId)) return ALLOWED;
+  if (readers.documents && !(await readers.documents.getDocument(id))) return refuse(ErrorCode.NotFound, `Document ${id} does not exist`);
+  return refuse(ErrorCode.Forbidden, `You are not a collaborator on document ${id}`);
+};
 
 /** The registry: exactly one policy per channel kind (the type makes a new kind add one). */
 export const channelPolicies: Readonly<Record<ChannelKind, ChannelPolicy>> = {

@@ -57,6 +57,12 @@ const TABLES = {
     sortKey: { name: 'sk', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
+  // Collaborative documents (functions/domain/documents.ts): one record per document; collaborators are memberships
+  // (shared/member-groups.ts), updates are the `document:{docId}` channel's log entries in the messages table.
+  documents: { envVar: 'DOCUMENTS_TABLE', partitionKey: { name: 'docId', type: 'S' } },
+  // Each document's latest snapshot pointer (functions/domain/document-compaction.ts): the snapshot itself when it
+  // fits (up to 350 KiB), else the key of its object in the snapshot bucket.
+  documentSnapshots: { envVar: 'DOCUMENT_SNAPSHOTS_TABLE', partitionKey: { name: 'docId', type: 'S' } },
 } satisfies Record<string, TableDefinition>;
 
 export type TableName = keyof typeof TABLES;

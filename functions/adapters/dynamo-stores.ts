@@ -5,9 +5,6 @@
 import {
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
-  BatchWriteItemCommand,
-  type BatchWriteItemCommandOutput,
-  type WriteRequest,
   DeleteItemCommand,
   type DeleteItemCommandInput,
   GetItemCommand,
@@ -17,16 +14,18 @@ import {
   UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { ChannelStore, InboxItem, InboxPage, InboxStore, LogClaim, LogEntry, LogHead, Membership, MembershipPage, Role, Room, RoomStore } from '../domain/ports.js';
+import type { ChannelStore, LogClaim, LogEntry, LogHead, Membership, MembershipPage, Role, Room, RoomStore } from '../domain/ports.js';
 import { fromAttributes, toAttributes, type AttributeMap } from '../../shared/dynamo-items.js';
+import { ROOM_GROUP_FLOOR } from '../../shared/member-groups.js';
 import { DynamoMembershipReader } from '../../shared/membership-reader.js';
 import { MEMBERSHIPS_BY_USER_INDEX, type TableNames } from '../../shared/tables.js';
+import { batchGet } from './dynamo-batch.js';
 
 const isConditionFailure = (err: unknown) =>
   err instanceof Error && err.name === 'ConditionalCheckFailedException';
 
 /** Runs a conditional write; resolves false when its condition did not hold. */
-async function conditional(write: Promise<unknown>): Promise<boolean> {
+export async function conditional(write: Promise<unknown>): Promise<boolean> {
   try {
     await write;
     return true;
@@ -84,6 +83,11 @@ export class DynamoRoomStore implements RoomStore {
     return this.memberships.getMembership(roomId, userId);
   }
 
+  async membersAmong(roomId: string, userIds: readonly string[]): Promise<Set<string>> {
+    const found = await batchGet<{ userId: string }>(this.db, this.tables.memberships, userIds.map((userId) => ({ roomId, userId })), 'userId');
+    return new Set(found.map((m) => m.userId));
+  }
+
   async listMemberships(userId: string, page: { limit: number; afterRoomId?: string }): Promise<MembershipPage> {
     // One item beyond the page tells whether more follow, so the last page says so
     // (a LastEvaluatedKey alone can point at nothing). A Query page stops at 1 MB:
@@ -96,8 +100,9 @@ export class DynamoRoomStore implements RoomStore {
         new QueryCommand({
           TableName: this.tables.memberships,
           IndexName: MEMBERSHIPS_BY_USER_INDEX,
-          KeyConditionExpression: 'userId = :u',
-          ExpressionAttributeValues: toAttributes({ ':u': userId }),
+          // Rooms only: document collaborations share the index below ROOM_GROUP_FLOOR (shared/member-groups.ts).
+          KeyConditionExpression: 'userId = :u AND roomId >= :rooms',
+          ExpressionAttributeValues: toAttributes({ ':u': userId, ':rooms': ROOM_GROUP_FLOOR }),
           Limit: want - items.length,
           ExclusiveStartKey: start,
         }),
@@ -117,10 +122,10 @@ export class DynamoRoomStore implements RoomStore {
         new QueryCommand({
           TableName: this.tables.memberships,
           IndexName: MEMBERSHIPS_BY_USER_INDEX,
-          KeyConditionExpression: 'userId = :u',
+          KeyConditionExpression: 'userId = :u AND roomId >= :rooms',
           // The index projects every attribute, so `addedBy` can be filtered on.
           ...(options.addedByOthers && { FilterExpression: 'addedBy <> :u' }),
-          ExpressionAttributeValues: toAttributes({ ':u': userId }),
+          ExpressionAttributeValues: toAttributes({ ':u': userId, ':rooms': ROOM_GROUP_FLOOR }),
           Select: 'COUNT',
           Limit: upTo - count,
           ExclusiveStartKey: start,
@@ -254,6 +259,10 @@ export class DynamoChannelStore implements ChannelStore {
     return fromAttributes<LogEntry>(Item);
   }
 
+  getEntries(keys: ReadonlyArray<{ channel: string; seq: number }>): Promise<LogEntry[]> {
+    return batchGet<LogEntry>(this.db, this.tables.messages, keys.map(({ channel, seq }) => ({ channel, seq })));
+  }
+
   async listEntries(channel: string, afterSeq: number, limit: number): Promise<LogEntry[]> {
     const entries: LogEntry[] = [];
     let start: AttributeMap | undefined;
@@ -340,216 +349,5 @@ export class DynamoChannelStore implements ChannelStore {
         }),
       ),
     );
-  }
-}
-
-/** BatchWriteItem takes at most 25 requests. */
-const BATCH_WRITE_LIMIT = 25;
-/** How often a batch is resent while DynamoDB leaves some of it unprocessed (throttling), with a growing pause. */
-const UNPROCESSED_ATTEMPTS = 8;
-
-const itemKey = (id: string) => `n#${id}`;
-const flagKey = (id: string) => `u#${id}`;
-const idOf = (sk: string) => sk.slice(2);
-
-/**
- * The inbox: per user (partition `userId`), a notification at `n#{id}` and,
- * while it is unread, a small flag at `u#{id}`. Ids start with their time, so
- * both sort newest last; the unread count is a consistent count of flags.
- */
-export class DynamoInboxStore implements InboxStore {
-  constructor(
-    private readonly db: DynamoDBClient,
-    private readonly tables: Pick<TableNames, 'inbox'>,
-  ) {}
-
-  async existing(keys: Array<{ userId: string; id: string }>, now: number): Promise<Set<string>> {
-    const found = new Set<string>();
-    const items = await this.batchGet(keys.map(({ userId, id }) => ({ userId, sk: itemKey(id) })), 'userId, sk, expiresAt');
-    for (const item of items) if (item.expiresAt * 1000 > now) found.add(`${item.userId}\n${idOf(item.sk)}`);
-    return found;
-  }
-
-  async putItems(items: InboxItem[]): Promise<void> {
-    await this.batchWrite(
-      items.flatMap((item): WriteRequest[] => [
-        { PutRequest: { Item: toAttributes({ ...item, sk: itemKey(item.id) }) } },
-        { PutRequest: { Item: toAttributes({ userId: item.userId, sk: flagKey(item.id), expiresAt: item.expiresAt }) } },
-      ]),
-    );
-  }
-
-  async removeItem(userId: string, id: string, seq: number): Promise<void> {
-    // The flag goes only with our own item: another attempt's item (other seq) keeps its flag.
-    const removed = await conditional(
-      this.db.send(
-        new DeleteItemCommand({
-          TableName: this.tables.inbox,
-          Key: toAttributes({ userId, sk: itemKey(id) }),
-          ConditionExpression: 'seq = :seq',
-          ExpressionAttributeValues: toAttributes({ ':seq': seq }),
-        }),
-      ),
-    );
-    if (removed) await this.db.send(new DeleteItemCommand({ TableName: this.tables.inbox, Key: toAttributes({ userId, sk: flagKey(id) }) }));
-  }
-
-  async getItem(userId: string, id: string, now: number): Promise<(InboxItem & { read: boolean }) | null> {
-    const get = (sk: string) =>
-      this.db.send(new GetItemCommand({ TableName: this.tables.inbox, Key: toAttributes({ userId, sk }), ConsistentRead: true }));
-    const [item, flag] = await Promise.all([get(itemKey(id)), get(flagKey(id))]);
-    const stored = fromAttributes<InboxItem & { sk: string }>(item.Item);
-    if (!stored || stored.expiresAt * 1000 <= now) return null;
-    return { ...plain(stored), read: !flag.Item };
-  }
-
-  async list(userId: string, options: { limit: number; after?: string; unread: boolean; now: number }): Promise<InboxPage> {
-    // One beyond the page says whether more follow. Unread: the flags give the ids, newest first.
-    const prefix = options.unread ? 'u#' : 'n#';
-    const want = options.limit + 1;
-    const keys: string[] = [];
-    let start: AttributeMap | undefined = options.after === undefined ? undefined : toAttributes({ userId, sk: `${prefix}${options.after}` });
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tables.inbox,
-          KeyConditionExpression: 'userId = :u AND begins_with(sk, :p)',
-          FilterExpression: 'expiresAt > :now',
-          ExpressionAttributeValues: toAttributes({ ':u': userId, ':p': prefix, ':now': Math.floor(options.now / 1000) }),
-          ProjectionExpression: 'sk',
-          ScanIndexForward: false,
-          ConsistentRead: true,
-          Limit: want - keys.length,
-          ExclusiveStartKey: start,
-        }),
-      );
-      keys.push(...(out.Items ?? []).map((i) => idOf(fromAttributes<{ sk: string }>(i).sk)));
-      start = out.LastEvaluatedKey;
-    } while (start && keys.length < want);
-    const ids = keys.slice(0, options.limit);
-    const [items, flags] = await Promise.all([
-      this.batchGet(ids.map((id) => ({ userId, sk: itemKey(id) }))),
-      options.unread ? Promise.resolve(ids.map((id) => ({ sk: flagKey(id) }))) : this.batchGet(ids.map((id) => ({ userId, sk: flagKey(id) })), 'sk'),
-    ]);
-    const unread = new Set(flags.map((f) => idOf(f.sk)));
-    const byId = new Map(items.map((i) => [idOf(i.sk), i]));
-    return {
-      // An item whose flag outlived it (both expire together; DynamoDB deletes them apart) is left out.
-      items: ids.flatMap((id) => {
-        const item = byId.get(id);
-        return item && item.expiresAt * 1000 > options.now ? [{ ...plain(item), read: !unread.has(id) }] : [];
-      }),
-      ...(keys.length > options.limit && { after: ids.at(-1)! }),
-    };
-  }
-
-  async clearUnread(userId: string, id: string): Promise<boolean> {
-    const out = await this.db.send(
-      new DeleteItemCommand({ TableName: this.tables.inbox, Key: toAttributes({ userId, sk: flagKey(id) }), ReturnValues: 'ALL_OLD' }),
-    );
-    return out.Attributes !== undefined;
-  }
-
-  async clearAllUnread(userId: string, max: number): Promise<number> {
-    let cleared = 0;
-    while (cleared < max) {
-      const out = await this.db.send(
-        new QueryCommand({
-          TableName: this.tables.inbox,
-          KeyConditionExpression: 'userId = :u AND begins_with(sk, :p)',
-          ExpressionAttributeValues: toAttributes({ ':u': userId, ':p': 'u#' }),
-          ProjectionExpression: 'userId, sk',
-          ConsistentRead: true,
-          Limit: Math.min(100, max - cleared),
-        }),
-      );
-      const keys = out.Items ?? [];
-      if (keys.length === 0) break;
-      await this.batchWrite(keys.map((Key) => ({ DeleteRequest: { Key } })));
-      cleared += keys.length;
-    }
-    return cleared;
-  }
-
-  async countUnread(userId: string, now: number): Promise<number> {
-    let count = 0;
-    let start: AttributeMap | undefined;
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tables.inbox,
-          KeyConditionExpression: 'userId = :u AND begins_with(sk, :p)',
-          FilterExpression: 'expiresAt > :now',
-          ExpressionAttributeValues: toAttributes({ ':u': userId, ':p': 'u#', ':now': Math.floor(now / 1000) }),
-          Select: 'COUNT',
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      count += out.Count ?? 0;
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return count;
-  }
-
-  /** BatchGetItem (consistent) in chunks of 100, asking again for unprocessed keys. */
-  private async batchGet<T = InboxItem & { sk: string }>(keys: Array<{ userId: string; sk: string }>, projection?: string): Promise<T[]> {
-    const chunks: Array<Array<{ userId: string; sk: string }>> = [];
-    for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
-    const pages = await Promise.all(
-      chunks.map(async (chunk) => {
-        const found: T[] = [];
-        let pending: AttributeMap[] | undefined = chunk.map((k) => toAttributes(k));
-        for (let attempt = 0; pending?.length; attempt++) {
-          if (attempt >= UNPROCESSED_ATTEMPTS) throw new UnprocessedError('BatchGetItem', pending.length);
-          if (attempt > 0) await pause(attempt);
-          const out: BatchGetItemCommandOutput = await this.db.send(
-            new BatchGetItemCommand({
-              RequestItems: {
-                [this.tables.inbox]: { Keys: pending, ConsistentRead: true, ...(projection && { ProjectionExpression: projection }) },
-              },
-            }),
-          );
-          found.push(...(out.Responses?.[this.tables.inbox] ?? []).map((i) => fromAttributes<T>(i)));
-          pending = out.UnprocessedKeys?.[this.tables.inbox]?.Keys;
-        }
-        return found;
-      }),
-    );
-    return pages.flat();
-  }
-
-  /** BatchWriteItem in chunks of 25 (all at once), resending unprocessed requests with a growing pause. */
-  private async batchWrite(requests: WriteRequest[]): Promise<void> {
-    const chunks: WriteRequest[][] = [];
-    for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) chunks.push(requests.slice(i, i + BATCH_WRITE_LIMIT));
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        let pending: WriteRequest[] | undefined = chunk;
-        for (let attempt = 0; pending?.length; attempt++) {
-          if (attempt >= UNPROCESSED_ATTEMPTS) throw new UnprocessedError('BatchWriteItem', pending.length);
-          if (attempt > 0) await pause(attempt);
-          const out: BatchWriteItemCommandOutput = await this.db.send(new BatchWriteItemCommand({ RequestItems: { [this.tables.inbox]: pending } }));
-          pending = out.UnprocessedItems?.[this.tables.inbox];
-        }
-      }),
-    );
-  }
-}
-
-/** The stored item without its table key. */
-function plain(stored: InboxItem & { sk: string }): InboxItem {
-  const { sk: _sk, ...item } = stored;
-  return item;
-}
-
-/** 50, 100, 200 … 1,600 ms (with jitter): DynamoDB's advice for unprocessed batch items. */
-const pause = (attempt: number) => new Promise((r) => setTimeout(r, Math.min(50 * 2 ** (attempt - 1), 1600) * (0.5 + Math.random() / 2)));
-
-/** Throttled past every resend: named like the SDK's throttling errors, so the handler answers 503. */
-export class UnprocessedError extends Error {
-  override readonly name = 'ThrottlingException';
-  constructor(action: string, left: number) {
-    super(`${action}: ${left} items stayed unprocessed after ${UNPROCESSED_ATTEMPTS} attempts (throttled)`);
   }
 }

@@ -8,8 +8,16 @@ import { decideAccess } from '../../shared/channel-access.js';
 import { DomainError } from './errors.js';
 import type { RoomStore } from './ports.js';
 
-/** Throws forbidden (or not_found for an unknown room) unless `userId` may read `channel`. */
-export async function requireChannelAccess(rooms: RoomStore, userId: string, channel: ParsedChannel): Promise<void> {
-  const decision = await decideAccess(userId, channel, { memberships: rooms, rooms });
+/**
+ * Throws forbidden (or not_found for an unknown room, and with `documents` for an
+ * unknown document) unless `userId` may read `channel`.
+ */
+export async function requireChannelAccess(
+  rooms: RoomStore,
+  userId: string,
+  channel: ParsedChannel,
+  documents?: { getDocument(docId: string): Promise<object | null> },
+): Promise<void> {
+  const decision = await decideAccess(userId, channel, { memberships: rooms, rooms, ...(documents && { documents }) });
   if (!decision.allowed) throw new DomainError(decision.code, decision.message);
 }

@@ -31,7 +31,11 @@ export interface ChannelHistoryPage {
   firstSeq?: number;
 }
 
-export type ChannelHistoryDeps = Pick<ChannelLogDeps, 'channels' | 'now' | 'gapHealAfterMs' | 'retentionMs'> & { rooms: RoomStore };
+export type ChannelHistoryDeps = Pick<ChannelLogDeps, 'channels' | 'now' | 'gapHealAfterMs' | 'retentionMs'> & {
+  rooms: RoomStore;
+  /** Tells an unknown document (404) from one the caller does not collaborate on (403). */
+  documents?: { getDocument(docId: string): Promise<object | null> };
+};
 
 export async function listChannelMessages(
   deps: ChannelHistoryDeps,
@@ -39,7 +43,7 @@ export async function listChannelMessages(
 ): Promise<ChannelHistoryPage> {
   const parsed = parseChannel(input.channel);
   if (!parsed) throw badRequest('path.channel: must be room:{roomId}, user:{userId} or document:{docId} (URL-encoded)');
-  await requireChannelAccess(deps.rooms, input.userId, parsed);
+  await requireChannelAccess(deps.rooms, input.userId, parsed, deps.documents);
   const page = await read(deps, input.channel, input.afterSeq, input.limit);
   return {
     messages: page.entries.map(({ seq, id, event, data, ts }) => ({ seq, id, event, data, ts })),

@@ -221,6 +221,34 @@ async function write(deps: ChannelLogDeps, entry: LogEntry, input: AppendInput):
   if (there?.id !== entry.id) throw unavailable(`Message to ${entry.channel} was not stored (too slow to write its seq); retry the request`);
 }
 
+/** What became of an entry put at its seq: see `settle`. */
+export type Settled = 'stored' | 'taken' | 'unknown';
+
+/**
+ * Puts the entry at its seq (put-if-empty) and decides what became of it, for
+ * callers that report per entry rather than throw (notifications, read events):
+ * `stored` (ours is there), `taken` (another item holds the seq: ours never
+ * will), or `unknown` (the put's outcome is unknown and the seq could not be
+ * read or filled: the entry may be stored, or may still land).
+ */
+export async function settle(deps: Pick<ChannelLogDeps, 'channels' | 'now' | 'retentionMs'>, entry: LogEntry): Promise<Settled> {
+  let put: boolean | null;
+  try {
+    put = await deps.channels.putEntry(entry);
+  } catch {
+    put = null;
+  }
+  if (put) return 'stored';
+  try {
+    // Taken: by our own put (the SDK retried it after a lost answer) or by another item; look.
+    // Unknown: fill the seq ourselves, so that either our entry is there or the tombstone is.
+    const there = put === false ? await deps.channels.getEntry(entry.channel, entry.seq) : await fillGap(deps, entry.channel, entry.seq);
+    return there?.id === entry.id ? 'stored' : 'taken';
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Fills an empty `seq` with a tombstone; returns what the seq holds afterwards (the tombstone, or the entry that won). */
 export async function fillGap(deps: Pick<ChannelLogDeps, 'channels' | 'now' | 'retentionMs'>, channel: string, seq: number): Promise<LogEntry> {
   const ts = (deps.now ?? Date.now)();

@@ -16,7 +16,8 @@
  * newest event always carries a count no older than any before it.
  */
 import { INBOX_PAGE_MAX_LIMIT, NOTIFICATION_ID_PATTERN, NOTIFICATION_READ_EVENT, userChannel, type Notification } from '../../protocol/index.js';
-import { fillGap, publish, WRITE_BUDGET_MS, expiry, type ChannelLogDeps } from './channel-log.js';
+import { READ_ALL_MAX, UNREAD_COUNT_MAX } from '../../protocol/http.js';
+import { fillGap, publish, settle, WRITE_BUDGET_MS, expiry, type ChannelLogDeps } from './channel-log.js';
 import { badRequest, notFound } from './errors.js';
 import { newMessageId } from './ids.js';
 import type { InboxItem, InboxStore, LogEntry } from './ports.js';
@@ -25,8 +26,12 @@ export interface InboxDeps extends ChannelLogDeps {
   inbox: InboxStore;
 }
 
-/** Most flags one read-all lowers; more (not reachable within the inbox's retention at any sane rate) take another call. */
-export const READ_ALL_MAX = 10_000;
+/** Flags one read-all round lowers (one Query, then BatchWriteItems of 25 at once). */
+const READ_ALL_ROUND = 100;
+/** Rounds one read-all makes at most: READ_ALL_MAX unexpired flags, with room for expired ones DynamoDB has not deleted yet. */
+const READ_ALL_MAX_ROUNDS = 2 * (READ_ALL_MAX / READ_ALL_ROUND);
+/** Read-all starts no round once this little is left before the deadline: the rest is for its event's write and publish. */
+const READ_ALL_RESERVE_MS = WRITE_BUDGET_MS + 1_000;
 
 export interface InboxListing {
   items: Notification[];
@@ -48,7 +53,7 @@ export async function listNotifications(
 }
 
 export async function unreadCount(deps: Pick<InboxDeps, 'inbox' | 'now'>, userId: string): Promise<{ unread: number }> {
-  return { unread: await deps.inbox.countUnread(userId, (deps.now ?? Date.now)()) };
+  return { unread: await deps.inbox.countUnread(userId, (deps.now ?? Date.now)(), UNREAD_COUNT_MAX) };
 }
 
 /** Idempotent: marking a read notification again changes nothing and appends no event. 404 for an unknown (or expired) id. */
@@ -59,10 +64,23 @@ export async function markRead(deps: InboxDeps, userId: string, id: string): Pro
   return appendReadEvent(deps, userId, { ids: [id] });
 }
 
-/** Lowers every unread flag; idempotent (nothing unread: no event). Notifications arriving meanwhile may stay unread. */
-export async function markAllRead(deps: InboxDeps, userId: string): Promise<{ unread: number }> {
-  if ((await deps.inbox.clearAllUnread(userId, READ_ALL_MAX)) === 0) return unreadCount(deps, userId);
-  return appendReadEvent(deps, userId, { all: true });
+/**
+ * Lowers the unread flags in rounds, up to READ_ALL_MAX and while the deadline
+ * leaves time for its event; `more` when some may be left (call again).
+ * Idempotent (nothing unread: no event). Notifications arriving meanwhile may stay unread.
+ */
+export async function markAllRead(deps: InboxDeps, userId: string): Promise<{ unread: number; more?: true }> {
+  const now = deps.now ?? Date.now;
+  const inTime = () => deps.deadline === undefined || now() < deps.deadline - READ_ALL_RESERVE_MS;
+  let cleared = 0;
+  let more = true;
+  for (let round = 0; more && cleared < READ_ALL_MAX && round < READ_ALL_MAX_ROUNDS && inTime(); round++) {
+    const done = await deps.inbox.clearSomeUnread(userId, Math.min(READ_ALL_ROUND, READ_ALL_MAX - cleared), now());
+    cleared += done.cleared;
+    more = done.more;
+  }
+  const { unread } = cleared === 0 ? await unreadCount(deps, userId) : await appendReadEvent(deps, userId, { all: true });
+  return more ? { unread, more } : { unread };
 }
 
 /**
@@ -80,15 +98,14 @@ async function appendReadEvent(deps: InboxDeps, userId: string, what: { ids: str
   } catch {
     return unreadCount(deps, userId);
   }
-  const unread = await deps.inbox.countUnread(userId, now()).catch(() => null);
+  const unread = await deps.inbox.countUnread(userId, now(), UNREAD_COUNT_MAX).catch(() => null);
   if (unread === null || (deps.deadline !== undefined && now() > deps.deadline - (deps.writeBudgetMs ?? WRITE_BUDGET_MS))) {
     await fillGap(deps, channel, seq).catch(() => {});
     return unread === null ? unreadCount(deps, userId) : { unread };
   }
   const ts = now();
   const entry: LogEntry = { channel, seq, id: newMessageId(), event: NOTIFICATION_READ_EVENT, data: { ...what, unread }, ts, ...expiry(deps, ts) };
-  const stored = await deps.channels.putEntry(entry).catch(async () => (await fillGap(deps, channel, seq).catch(() => null))?.id === entry.id);
-  if (stored) await publish(deps, entry);
+  if ((await settle(deps, entry)) === 'stored') await publish(deps, entry);
   return { unread };
 }
 

@@ -40,8 +40,8 @@ export function parseMentions(text: string): string[] {
 export async function notifyMentions(deps: NotifyDeps & { rooms: RoomStore }, message: ChatMessage): Promise<NotifyOutcome | null> {
   const candidates = parseMentions(message.text).filter((id) => id !== message.userId);
   if (candidates.length === 0) return null;
-  const members = await Promise.all(candidates.map(async (id) => ((await deps.rooms.getMembership(message.roomId, id)) ? id : null)));
-  const userIds = members.filter((id): id is string => id !== null);
+  const members = await deps.rooms.membersAmong(message.roomId, candidates);
+  const userIds = candidates.filter((id) => members.has(id));
   if (userIds.length === 0) return null;
   return notify(deps, {
     userIds,

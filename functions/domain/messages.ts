@@ -5,9 +5,8 @@
  * publish after persist) is the channel log's (functions/domain/channel-log.ts).
  */
 import { roomChannel } from '../../protocol/index.js';
-import { withTimeout } from '../../shared/with-timeout.js';
 import { requireChannelAccess } from './channel-access.js';
-import { append, GAP_EVENT, read, type ChannelLogDeps } from './channel-log.js';
+import { append, GAP_EVENT, read, WRITE_BUDGET_MS, type ChannelLogDeps } from './channel-log.js';
 import { notifyMentions } from './mentions.js';
 import type { ChatMessage, InboxStore, RoomStore } from './ports.js';
 
@@ -15,18 +14,22 @@ export interface MessageDeps extends ChannelLogDeps {
   rooms: RoomStore;
   /** With an inbox, members mentioned in the text (`@userId`, functions/domain/mentions.ts) are notified. */
   inbox?: InboxStore;
-  /** How long a send waits for its mention notifications at most. @default MENTION_TIMEOUT_MS */
+  /** How long after it starts a send's mention notification may begin writing. @default MENTION_TIMEOUT_MS */
   mentionTimeoutMs?: number;
   /** Told when mention notifications failed or timed out (the message is stored and answered either way). */
   onMentionError?: (error: unknown, message: ChatMessage) => void;
 }
 
 /**
- * A send waits this long for its mentions at most (a few DynamoDB round trips
- * normally take tens of ms). Lambda freezes a container once it answers, so
- * they cannot run after the answer; what a timeout cuts off is completed by a
- * retry of the send (mention ids derive from the message: nobody twice) or,
- * for its reserved seqs, by the gap rule.
+ * A send's mention notification starts writing entries only this long after it
+ * starts (a few DynamoDB round trips normally take tens of ms). It is never
+ * abandoned half-way: Lambda freezes a container once it answers, so what runs
+ * after the answer may not finish, and an attempt cut off between its inbox
+ * items and its entries would hold its key's lease for a while. Instead it runs
+ * under its own deadline (this plus the write budget, and never past the
+ * send's): past it, it writes no more entries, takes back what it did not
+ * finish and releases its key, so that a retry of the send (mention ids derive
+ * from the message: nobody twice) completes it at once.
  */
 export const MENTION_TIMEOUT_MS = 1_500;
 
@@ -69,14 +72,16 @@ export async function sendMessage(deps: MessageDeps, input: SendMessageInput): P
   return { message, created, published };
 }
 
-/** Never fails or holds up the send beyond its bound: the message is stored. Runs on replays too (idempotent; completes a cut-off attempt). */
+/** Never fails the send (the message is stored); holds it up only within the send's deadline. Runs on replays too (idempotent; completes a cut-off attempt). */
 async function mentionsOf(deps: MessageDeps, inbox: InboxStore, message: ChatMessage): Promise<void> {
   const now = (deps.now ?? Date.now)();
-  const timeoutMs = Math.min(deps.mentionTimeoutMs ?? MENTION_TIMEOUT_MS, (deps.deadline ?? Infinity) - now - 500);
+  const writeBudgetMs = deps.writeBudgetMs ?? WRITE_BUDGET_MS;
+  const deadline = Math.min(now + (deps.mentionTimeoutMs ?? MENTION_TIMEOUT_MS) + writeBudgetMs, deps.deadline ?? Infinity);
   try {
-    if (timeoutMs <= 0) throw new Error('no time left before the deadline for mention notifications');
-    const outcome = await withTimeout(notifyMentions({ ...deps, inbox }, message), timeoutMs, `mention notifications took longer than ${timeoutMs} ms`);
-    if (outcome?.failed) throw new Error(`${outcome.failed} mention notifications were not stored: ${outcome.results.find((r) => r.reason)?.reason}`);
+    if (deadline - writeBudgetMs <= now) throw new Error('no time left before the deadline for mention notifications');
+    const outcome = await notifyMentions({ ...deps, inbox, deadline }, message);
+    const missed = (outcome?.failed ?? 0) + (outcome?.unknown ?? 0);
+    if (missed > 0) throw new Error(`${missed} mention notifications were not (or perhaps not) stored: ${outcome!.results.find((r) => r.reason)?.reason}`);
   } catch (err) {
     try {
       deps.onMentionError?.(err, message);

@@ -12,20 +12,22 @@
  * last and never fails what was stored. Steps, each over all recipients
  * concurrently (`concurrency` requests in flight):
  *
- *   1. with an idempotency key: claim it (the channel log's claim, in the
- *      idempotency table, 24 h). The claim keeps the first attempt's time, from
- *      which each (caller, key, user) gets a deterministic id, and it admits one
- *      writing attempt at a time (a lease above the function timeout, released
- *      at the end). A retry first looks the ids up (BatchGetItem): recipients
- *      stored already are `duplicate` (not notified again); if some are left it
- *      takes the claim over, or gets 409 while another attempt is still writing;
+ *   1. with an idempotency key: claim it (functions/domain/notify-claim.ts),
+ *      which fixes the ids and admits one writing attempt at a time. A retry
+ *      gets 409 while an earlier attempt may still be writing; after that it
+ *      looks up what is stored: a recipient is `duplicate` only when its inbox
+ *      item is there AND the entry at the item's seq carries the item's id
+ *      (two BatchGetItems), since an attempt cut off between steps 3 and 4
+ *      leaves items without entries. The others it stores, taking the claim over;
  *   2. reserve one seq per remaining recipient (UpdateItem on each counter);
  *   3. write the inbox items and their unread flags (BatchWriteItem, 25 per
  *      request, unprocessed items resent): no condition is needed, since only
- *      the claim's holder writes these ids, and ids without a key are random;
- *   4. put each entry at its seq, put-if-empty as the channel log does; a
- *      recipient whose entry cannot be stored has its inbox item taken back
- *      (conditional on its seq) and is reported `failed`;
+ *      the claim's holder writes these ids, and ids without a key are random.
+ *      An item found without its entry is overwritten here, pointing at its new seq;
+ *   4. put each entry at its seq, put-if-empty as the channel log does. A seq
+ *      found taken by another item: the inbox item is taken back, the
+ *      recipient `failed`. A put whose outcome stays unknown: the item is kept
+ *      and the recipient reported `unknown` (a retry settles it: step 1);
  *   5. publish every entry, pipelined: a bounded number in flight, which both drivers send
  *      batched (ioredis's auto-pipelining on the publishing connection, @upstash/redis's
  *      on by default: one REST `/pipeline` request per batch).
@@ -35,21 +37,12 @@
  * without them. Never a silent partial success: the result lists every
  * recipient with its outcome.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { checkJsonShape, userChannel } from '../../protocol/index.js';
-import { ErrorCode } from '../../protocol/codes.js';
-import {
-  INBOX_RETENTION_DAYS,
-  MAX_NOTIFICATION_DATA_BYTES,
-  MAX_NOTIFICATION_DATA_DEPTH,
-  MAX_NOTIFICATION_DATA_ELEMENTS,
-  NOTIFICATION_EVENT,
-  type Notification,
-  type NotifyRecipientResult,
-} from '../../protocol/http.js';
-import { checkPayload, CLAIM_LEASE_MS, expiry, fillGap, publish, WRITE_BUDGET_MS, type ChannelLogDeps } from './channel-log.js';
-import { newMessageId } from './ids.js';
-import { badRequest, conflict, DomainError } from './errors.js';
+import { userChannel } from '../../protocol/index.js';
+import { INBOX_RETENTION_DAYS, NOTIFICATION_EVENT, type NotifyRecipientResult } from '../../protocol/http.js';
+import { eachLimited } from '../../shared/each-limited.js';
+import { checkPayload, expiry, fillGap, publish, settle, WRITE_BUDGET_MS, type ChannelLogDeps } from './channel-log.js';
+import { checkData, notificationOf } from './notification-data.js';
+import { claimKey, notificationId, type KeyedInput } from './notify-claim.js';
 import type { InboxItem, InboxStore, LogEntry } from './ports.js';
 
 export interface NotifyDeps extends ChannelLogDeps {
@@ -64,25 +57,22 @@ export const NOTIFY_CONCURRENCY = 64;
 export const PUBLISH_CONCURRENCY = 256;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export interface NotifyInput {
+export interface NotifyInput extends KeyedInput {
   userIds: string[];
-  type: string;
-  title: string;
-  body: string;
-  data?: unknown;
-  /** Whose keys these are: a key is scoped to it (e.g. `api:{client}`, `mention:{roomId}`). */
-  namespace: string;
-  idempotencyKey?: string;
-  /** The notification's time, when the caller has a fixed one (a mention: its message's); it makes ids deterministic without a claim. */
-  createdAt?: number;
 }
 
 export interface NotifyOutcome {
   stored: number;
   duplicates: number;
   failed: number;
+  unknown: number;
   results: NotifyRecipientResult[];
 }
+
+type Results = Map<string, NotifyRecipientResult>;
+
+const TOO_SLOW = 'not stored: the database was too slow to finish in time; retry with the same idempotencyKey';
+const UNKNOWN = 'the database did not say whether it was stored; retry with the same idempotencyKey (nobody is notified twice)';
 
 /** Throws (before writing anything) on data over the documented bounds, a key reused for other content, or a key in use by a call still running. */
 export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<NotifyOutcome> {
@@ -94,45 +84,56 @@ export async function notify(deps: NotifyDeps, input: NotifyInput): Promise<Noti
   checkPayload(userChannel(widest), NOTIFICATION_EVENT, notificationOf(input, `${'0'.repeat(9)}-${'0'.repeat(16)}`, now()));
 
   // 1. The key's claim (its time makes the ids), and what an earlier attempt stored already.
-  const key = input.idempotencyKey === undefined ? null : await claimKey(deps, input);
+  const key = input.idempotencyKey === undefined ? null : await claimKey(deps, { ...input, idempotencyKey: input.idempotencyKey });
   const createdAt = key?.createdAt ?? input.createdAt ?? now();
   const ids = new Map(userIds.map((u) => [u, notificationId(input, createdAt, u)]));
-  const results = new Map<string, NotifyRecipientResult>();
-  const fail = (userId: string, reason: string) => results.set(userId, { userId, status: 'failed', id: ids.get(userId)!, reason });
+  const results: Results = new Map();
   let pending = userIds;
-  const findStored = async () => {
-    const stored = await deps.inbox.existing(pending.map((userId) => ({ userId, id: ids.get(userId)! })), now());
-    for (const userId of pending) if (stored.has(`${userId}\n${ids.get(userId)}`)) results.set(userId, { userId, status: 'duplicate', id: ids.get(userId)! });
-    pending = pending.filter((u) => !results.has(u));
-  };
-  const takenOver = key !== null && !key.fresh;
-  if (takenOver) {
-    await findStored();
+  if (key && !key.fresh) {
+    key.requireIdle(); // 409 while an earlier attempt may be between its items and its entries
+    pending = await unstored(deps, pending, ids, results);
     if (pending.length === 0) return outcome(userIds, results);
-    await key.hold(); // or 409: another attempt with this key is writing right now
+    await key.hold(); // conditional on the claim as read: nobody has written since the lookup
   }
   try {
-    // Look again now that no one else writes: the attempt we took over may have stored more since.
-    if (takenOver) await findStored();
-    await deliver(deps, input, { pending, ids, createdAt, results, fail });
+    await deliver(deps, input, { pending, ids, createdAt, results });
   } finally {
     await key?.release();
   }
   return outcome(userIds, results);
 }
 
+/**
+ * Marks `duplicate` the recipients fully stored by an earlier attempt (item, and
+ * the entry at its seq with its id); returns the others. An item without its
+ * entry (the attempt was cut off, or its put's outcome stayed unknown and did
+ * not land) is stored again, at a new seq.
+ */
+async function unstored(deps: NotifyDeps, userIds: string[], ids: Map<string, string>, results: Results): Promise<string[]> {
+  const now = deps.now ?? Date.now;
+  const itemKey = (u: string) => `${u}\n${ids.get(u)}`;
+  const seqs = await deps.inbox.storedSeqs(userIds.map((userId) => ({ userId, id: ids.get(userId)! })), now());
+  const withItem = userIds.filter((u) => seqs.has(itemKey(u)));
+  const entries = withItem.length === 0 ? [] : await deps.channels.getEntries(withItem.map((u) => ({ channel: userChannel(u), seq: seqs.get(itemKey(u))! })));
+  const confirmed = new Set(entries.map((e) => `${e.channel}\n${e.id}`));
+  for (const userId of withItem) {
+    if (confirmed.has(`${userChannel(userId)}\n${ids.get(userId)}`)) results.set(userId, { userId, status: 'duplicate', id: ids.get(userId)! });
+  }
+  return userIds.filter((u) => !results.has(u));
+}
+
 interface Delivery {
   pending: string[];
   ids: Map<string, string>;
   createdAt: number;
-  results: Map<string, NotifyRecipientResult>;
-  fail: (userId: string, reason: string) => void;
+  results: Results;
 }
 
 /** Steps 2-5 for the recipients not stored yet; only one attempt per key runs this at a time. */
-async function deliver(deps: NotifyDeps, input: NotifyInput, { pending, ids, createdAt, results, fail }: Delivery): Promise<void> {
+async function deliver(deps: NotifyDeps, input: NotifyInput, { pending, ids, createdAt, results }: Delivery): Promise<void> {
   const now = deps.now ?? Date.now;
   const concurrency = deps.concurrency ?? NOTIFY_CONCURRENCY;
+  const fail = (userId: string, reason: string) => results.set(userId, { userId, status: 'failed', id: ids.get(userId)!, reason });
 
   // 2. One seq per recipient.
   const seqs = new Map<string, number>();
@@ -151,7 +152,7 @@ async function deliver(deps: NotifyDeps, input: NotifyInput, { pending, ids, cre
   if (outOfTime()) {
     await eachLimited(reserved, concurrency, async (userId) => {
       await releaseSeq(userId);
-      fail(userId, 'not stored: the database was too slow to finish in time; retry with the same idempotencyKey');
+      fail(userId, TOO_SLOW);
     });
     return;
   }
@@ -193,7 +194,7 @@ async function deliver(deps: NotifyDeps, input: NotifyInput, { pending, ids, cre
     // Per entry, as the channel log does: written only while its write and publish can still finish in time.
     if (outOfTime()) {
       await releaseSeq(item.userId);
-      return unstore(item, 'not stored: the database was too slow to finish in time; retry with the same idempotencyKey');
+      return unstore(item, TOO_SLOW);
     }
     const entry: LogEntry = {
       channel: userChannel(item.userId),
@@ -204,18 +205,15 @@ async function deliver(deps: NotifyDeps, input: NotifyInput, { pending, ids, cre
       ts,
       ...expiry(deps, ts),
     };
-    let stored: boolean;
-    try {
-      stored = (await deps.channels.putEntry(entry)) || (await deps.channels.getEntry(entry.channel, entry.seq))?.id === entry.id;
-    } catch {
-      // Settle an unknown outcome by filling the seq: either our entry is there, or the tombstone is.
-      stored = (await fillGap(deps, entry.channel, entry.seq).catch(() => null))?.id === entry.id;
-    }
-    if (stored) {
+    const settled = await settle(deps, entry);
+    if (settled === 'stored') {
       entries.push(entry);
       results.set(item.userId, { userId: item.userId, status: 'stored', id: item.id, seq: item.seq });
-    } else {
+    } else if (settled === 'taken') {
       await unstore(item, 'not stored (its seq could not be written); retry with the same idempotencyKey');
+    } else {
+      // The entry may be there: keep the item, so that the pair stays whole if it is.
+      results.set(item.userId, { userId: item.userId, status: 'unknown', id: item.id, seq: item.seq, reason: UNKNOWN });
     }
   });
 
@@ -227,135 +225,11 @@ async function deliver(deps: NotifyDeps, input: NotifyInput, { pending, ids, cre
   });
 }
 
-/** The notification as the live event and the inbox show it. */
-export function notificationOf(input: Pick<NotifyInput, 'type' | 'title' | 'body' | 'data'>, id: string, createdAt: number): Notification {
-  return {
-    id,
-    type: input.type,
-    title: input.title,
-    body: input.body,
-    ...(input.data !== undefined && { data: input.data }),
-    createdAt,
-    read: false,
-  };
-}
-
-/** 413 over MAX_NOTIFICATION_DATA_BYTES, 400 over the shape bounds. */
-function checkData(data: unknown): void {
-  if (data === undefined) return;
-  const text = JSON.stringify(data);
-  if (Buffer.byteLength(text, 'utf8') > MAX_NOTIFICATION_DATA_BYTES) {
-    throw new DomainError(ErrorCode.PayloadTooLarge, `data: larger than ${MAX_NOTIFICATION_DATA_BYTES} bytes as JSON`);
-  }
-  const problem = checkJsonShape(text, { maxDepth: MAX_NOTIFICATION_DATA_DEPTH, maxElements: MAX_NOTIFICATION_DATA_ELEMENTS });
-  if (problem?.bound === 'depth') throw badRequest(`data: nested deeper than ${MAX_NOTIFICATION_DATA_DEPTH} levels`);
-  if (problem) throw badRequest(`data: more than ${MAX_NOTIFICATION_DATA_ELEMENTS} object members and array items`);
-  const unstorable = unstorableIn(data, 'data');
-  if (unstorable) throw badRequest(unstorable);
-}
-
-/**
- * What DynamoDB cannot store as sent (walked only after the shape bounds held):
- * numbers beyond ±(2^53 - 1), which JSON readers lose precision on anyway, or
- * closer to 0 than 1e-130 (DynamoDB's smallest), and empty object keys.
- */
-function unstorableIn(value: unknown, path: string): string | null {
-  if (typeof value === 'number') {
-    const size = Math.abs(value);
-    return size !== 0 && (size > Number.MAX_SAFE_INTEGER || size < 1e-130) ? `${path}: numbers must be 0 or between 1e-130 and 9007199254740991 in magnitude` : null;
-  }
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const problem = unstorableIn(item, `${path}.${i}`);
-      if (problem) return problem;
-    }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      if (key === '') return `${path}: object keys must not be empty`;
-      const problem = unstorableIn(item, `${path}.${key}`);
-      if (problem) return problem;
-    }
-  }
-  return null;
-}
-
-interface KeyClaim {
-  /** The first attempt's time: the ids' time part. */
-  createdAt: number;
-  /** True when this call created the claim: nothing can be stored under its ids yet. */
-  fresh: boolean;
-  /** Takes the claim over from an attempt that finished or died; 409 while another one is writing. */
-  hold(): Promise<void>;
-  /** Lets the next attempt take the claim at once (it is held until the lease runs out otherwise). */
-  release(): Promise<void>;
-}
-
-/**
- * The key's claim in the idempotency table (kept 24 h), the channel log's
- * (ChannelStore.claim): it keeps the first attempt's time, a fingerprint of the
- * content, and who is writing. One attempt at a time writes (a lease of
- * `claimLeaseMs`, above the function timeout, released when it finishes), so
- * two concurrent retries cannot both store a recipient: the later one gets 409
- * and, retried, finds everything stored.
- */
-async function claimKey(deps: NotifyDeps, input: NotifyInput): Promise<KeyClaim> {
-  const now = deps.now ?? Date.now;
-  const channel = `notify:${input.namespace}`;
-  const key = input.idempotencyKey!;
-  const fingerprint = createHash('sha256')
-    .update(JSON.stringify([input.type, input.title, input.body, input.data ?? null]))
-    .digest('base64url');
-  // The attempt's own random part: two first attempts in the same ms must not both take the claim for their own.
-  const mine = { entryId: `at-${input.createdAt ?? now()}-${newMessageId()}`, fingerprint, claimedAt: now() };
-  const existing = await deps.channels.claim(channel, key, mine);
-  if (existing && existing.fingerprint !== fingerprint) {
-    throw conflict('This idempotencyKey was already used for a different notification (type, title, body or data); use a new idempotencyKey');
-  }
-  const inProgress = () => conflict('A call with this idempotencyKey is still storing; retry shortly (nobody is notified twice)');
-  let heldAt: number | null = existing ? null : mine.claimedAt;
-  return {
-    createdAt: Number((existing ?? mine).entryId.split('-')[1]),
-    fresh: !existing,
-    async hold() {
-      if (now() - existing!.claimedAt < (deps.claimLeaseMs ?? CLAIM_LEASE_MS)) throw inProgress();
-      const takenAt = Math.max(now(), existing!.claimedAt + 1);
-      if (!(await deps.channels.takeOverClaim(channel, key, existing!.claimedAt, takenAt, newMessageId()))) throw inProgress();
-      heldAt = takenAt;
-    },
-    async release() {
-      // claimedAt 0: a lease long run out. If this fails, the lease runs out by itself.
-      if (heldAt !== null) await deps.channels.takeOverClaim(channel, key, heldAt, 0, newMessageId()).catch(() => false);
-    },
-  };
-}
-
-/**
- * `{time}-{16 chars}`: the time (epoch ms, base 36, 9 digits) orders an inbox
- * newest first; the rest is random, or with a key derived from (namespace, key, user).
- */
-export function notificationId(input: Pick<NotifyInput, 'namespace' | 'idempotencyKey'>, createdAt: number, userId: string): string {
-  const time = createdAt.toString(36).padStart(9, '0');
-  const rest =
-    input.idempotencyKey === undefined
-      ? randomBytes(12).toString('base64url')
-      : createHash('sha256').update(`${input.namespace}\n${input.idempotencyKey}\n${userId}`).digest('base64url').slice(0, 16);
-  return `${time}-${rest}`;
-}
-
-function outcome(userIds: string[], results: Map<string, NotifyRecipientResult>): NotifyOutcome {
+function outcome(userIds: string[], results: Results): NotifyOutcome {
   const list = userIds.map((u) => results.get(u)!);
   const count = (status: NotifyRecipientResult['status']) => list.filter((r) => r.status === status).length;
-  return { stored: count('stored'), duplicates: count('duplicate'), failed: count('failed'), results: list };
+  return { stored: count('stored'), duplicates: count('duplicate'), failed: count('failed'), unknown: count('unknown'), results: list };
 }
 
 const unavailableReason = (err: unknown) =>
   `not stored: ${err instanceof Error ? err.name : 'error'} from the database; retry with the same idempotencyKey`;
-
-/** Runs `work` over `items` with at most `limit` at once; never rejects for one item (each handles its own errors). */
-export async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

@@ -49,6 +49,8 @@ export interface RoomStore {
   getRoom(roomId: string): Promise<Room | null>;
   getRooms(roomIds: string[]): Promise<Room[]>;
   getMembership(roomId: string, userId: string): Promise<Membership | null>;
+  /** Which of `userIds` are members of the room (one batched, strongly consistent read). */
+  membersAmong(roomId: string, userIds: readonly string[]): Promise<Set<string>>;
   /**
    * Up to `limit` of the user's memberships, ordered by room id, starting
    * after `afterRoomId` when given. Reads one page, never the whole list.
@@ -123,6 +125,8 @@ export interface ChannelStore {
   /** Writes the entry at its seq unless that seq already holds an item; false when it does. */
   putEntry(entry: LogEntry): Promise<boolean>;
   getEntry(channel: string, seq: number): Promise<LogEntry | null>;
+  /** The entries stored at these (channel, seq) positions, in any order; empty positions are left out (batched, strongly consistent). */
+  getEntries(keys: ReadonlyArray<{ channel: string; seq: number }>): Promise<LogEntry[]>;
   /** Up to `limit` entries with `seq > afterSeq`, ascending (strongly consistent). */
   listEntries(channel: string, afterSeq: number, limit: number): Promise<LogEntry[]>;
   /** Creates the claim; returns the existing one instead when the key is taken (an expired claim counts as free). */
@@ -166,19 +170,26 @@ export interface InboxPage {
  * DynamoDB had already deleted them.
  */
 export interface InboxStore {
-  /** Which of these (userId, id) notifications are stored (any read state, not expired). */
-  existing(keys: Array<{ userId: string; id: string }>, now: number): Promise<Set<string>>;
-  /** Stores the items, each with its unread flag raised (batched; overwrites an item of the same id). */
+  /**
+   * Which of these (userId, id) notifications have an inbox item (any read state, not
+   * expired), and at which seq of `user:{userId}`; keyed `{userId}\n{id}`.
+   */
+  storedSeqs(keys: ReadonlyArray<{ userId: string; id: string }>, now: number): Promise<Map<string, number>>;
+  /** Stores the items, each with its unread flag raised (the flag carries the item's seq; batched; overwrites an item of the same id). */
   putItems(items: InboxItem[]): Promise<void>;
-  /** Removes an item and its flag (a write that did not complete; only while the item is still at `seq`). */
+  /** Takes back a write that did not complete: the item and the flag, each only while it is still at `seq` (another attempt's stay). */
   removeItem(userId: string, id: string, seq: number): Promise<void>;
   getItem(userId: string, id: string, now: number): Promise<(InboxItem & { read: boolean }) | null>;
   /** Newest first, after `after` (an id); `unread` lists only unread ones. */
   list(userId: string, options: { limit: number; after?: string; unread: boolean; now: number }): Promise<InboxPage>;
   /** Lowers one flag; true when it was raised (the item went from unread to read). */
   clearUnread(userId: string, id: string): Promise<boolean>;
-  /** Lowers every raised flag it finds (up to `max`); returns how many it lowered. */
-  clearAllUnread(userId: string, max: number): Promise<number>;
-  /** The number of raised, unexpired flags: read consistently, so exact at the time of the read. */
-  countUnread(userId: string, now: number): Promise<number>;
+  /**
+   * One round of read-all: deletes up to `limit` raised flags, oldest first, and returns how
+   * many of them were unexpired (`cleared`: expired ones are deleted too, uncounted); `more`:
+   * flags may remain.
+   */
+  clearSomeUnread(userId: string, limit: number, now: number): Promise<{ cleared: number; more: boolean }>;
+  /** The number of raised, unexpired flags, counted no further than `upTo`: read consistently, so exact (below `upTo`) at the time of the read. */
+  countUnread(userId: string, now: number, upTo: number): Promise<number>;
 }

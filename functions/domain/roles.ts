@@ -25,10 +25,13 @@ export function roleOf(membership: Membership, room: Pick<Room, 'createdBy'>): R
   return membership.role ?? (membership.userId === room.createdBy ? 'owner' : 'member');
 }
 
+/** What the rules are about, as messages name it: a room's members, a document's collaborators. */
+export type GroupNoun = 'room' | 'document';
+
 /** Why `actor` may not add someone as `role`, or null when it may. */
-export function addRefusal(actor: Role, role: AddableRole): string | null {
-  if (actor === 'member') return "Only the room's owner and admins can add members";
-  if (role === 'admin' && actor !== 'owner') return "Only the room's owner can add an admin";
+export function addRefusal(actor: Role, role: AddableRole, noun: GroupNoun = 'room'): string | null {
+  if (actor === 'member') return `Only the ${noun}'s owner and admins can add members`;
+  if (role === 'admin' && actor !== 'owner') return `Only the ${noun}'s owner can add an admin`;
   return null;
 }
 
@@ -39,13 +42,13 @@ export type RemoveDecision =
   | { allowed: false; reason: string };
 
 /** Whether `actor` may remove `target` (`self`: the actor is leaving). */
-export function removeDecision(actor: Role, target: Role, self: boolean): RemoveDecision {
+export function removeDecision(actor: Role, target: Role, self: boolean, noun: GroupNoun = 'room'): RemoveDecision {
   if (self) return actor === 'owner' ? { allowed: 'if-alone' } : { allowed: true };
   if (actor === 'owner') return { allowed: true };
   if (actor === 'admin') {
     return target === 'member' ? { allowed: true } : { allowed: false, reason: 'Admins can remove members, not admins or the owner' };
   }
-  return { allowed: false, reason: "Members can only remove themselves; ask the room's owner or an admin" };
+  return { allowed: false, reason: `Members can only remove themselves; ask the ${noun}'s owner or an admin` };
 }
 
 export type RoleChange =
@@ -58,8 +61,8 @@ export type RoleChange =
   | { kind: 'refused'; code: 'forbidden' | 'conflict'; reason: string };
 
 /** What setting `target`'s role to `role` means when `actor` asks (`self`: the actor's own role). */
-export function roleChange(actor: Role, role: Role, self: boolean): RoleChange {
-  if (actor !== 'owner') return { kind: 'refused', code: 'forbidden', reason: "Only the room's owner can change roles" };
+export function roleChange(actor: Role, role: Role, self: boolean, noun: GroupNoun = 'room'): RoleChange {
+  if (actor !== 'owner') return { kind: 'refused', code: 'forbidden', reason: `Only the ${noun}'s owner can change roles` };
   if (self) {
     return role === 'owner'
       ? { kind: 'none' }

@@ -11,13 +11,14 @@
  * are read before the write, from an eventually consistent index, so
  * concurrent adds of one user can overshoot a cap by at most their number.
  */
-import { encodeEnvelope, ENVELOPE_VERSION, ID_PATTERN, roomChannel } from '../../protocol/index.js';
-import { withTimeout } from '../../shared/with-timeout.js';
+import { ID_PATTERN, roomChannel } from '../../protocol/index.js';
 import { checkDisplayName } from './display-name.js';
-import { badRequest, conflict, forbidden, limitExceeded, notFound } from './errors.js';
+import { badRequest, limitExceeded } from './errors.js';
 import { newRoomId } from './ids.js';
-import type { Membership, Publisher, Role, Room, RoomStore } from './ports.js';
-import { addRefusal, removeDecision, roleChange, roleOf, type AddableRole } from './roles.js';
+import * as members from './member-groups.js';
+import type { Group } from './member-groups.js';
+import type { Publisher, Role, Room, RoomStore } from './ports.js';
+import { roleOf, type AddableRole } from './roles.js';
 
 /** Rooms one user may belong to (created or added to by others). */
 export const MAX_ROOMS_PER_USER = 1000;
@@ -27,13 +28,8 @@ export const MAX_ROOMS_ADDED_BY_OTHERS = 500;
 export { MAX_ROOM_NAME_LENGTH, ROOMS_PAGE_DEFAULT_LIMIT, ROOMS_PAGE_MAX_LIMIT } from '../../protocol/http.js';
 import { MAX_ROOM_NAME_LENGTH, ROOMS_PAGE_DEFAULT_LIMIT } from '../../protocol/http.js';
 
-/**
- * Revoke publishing: attempts, each bounded, with a pause between. The worst
- * case (3 × 1 s + 0.1 s + 0.3 s = 3.4 s) stays well inside the function's 10 s.
- */
-export const REVOKE_ATTEMPTS = 3;
-export const REVOKE_ATTEMPT_TIMEOUT_MS = 1000;
-export const REVOKE_RETRY_DELAYS_MS = [100, 300] as const;
+// Revoke publishing is the membership rules' (member-groups.ts), shared with documents.
+export { REVOKE_ATTEMPT_TIMEOUT_MS, REVOKE_ATTEMPTS, REVOKE_RETRY_DELAYS_MS } from './member-groups.js';
 
 export interface RoomDeps {
   rooms: RoomStore;
@@ -57,9 +53,8 @@ export interface RoomDeps {
 export type RoomStoreDeps = Omit<RoomDeps, 'publisher'>;
 
 /** A membership as the API returns it: always with its (possibly inferred) role. */
-export type MemberView = Membership & { role: Role };
+export type MemberView = members.MemberView;
 
-const view = (membership: Membership, room: Pick<Room, 'createdBy'>): MemberView => ({ ...membership, role: roleOf(membership, room) });
 const nowIso = (deps: RoomStoreDeps) => (deps.now?.() ?? new Date()).toISOString();
 
 /** Normalizes the name (NFC, trimmed) or throws `bad_request` saying what is wrong with it. */
@@ -155,16 +150,16 @@ function decodeRoomsCursor(cursor: string, userId: string): string {
   return r;
 }
 
-/** The room, the actor's membership and the target's (null when not a member), read together. */
-async function readParties(rooms: RoomStore, roomId: string, actorId: string, targetId: string) {
-  const [room, actor, target] = await Promise.all([
-    rooms.getRoom(roomId),
-    rooms.getMembership(roomId, actorId),
-    actorId === targetId ? null : rooms.getMembership(roomId, targetId),
-  ]);
-  if (!room) throw notFound(`Room ${roomId} does not exist`);
-  if (!actor) throw forbidden(`You are not a member of room ${roomId}`);
-  return { room, actor, actorRole: roleOf(actor, room), target: actorId === targetId ? actor : target };
+/** The membership rules' view of one room. */
+function roomGroup(deps: RoomStoreDeps, roomId: string): Group {
+  return {
+    noun: 'room',
+    id: roomId,
+    groupId: roomId,
+    channel: roomChannel(roomId),
+    load: () => deps.rooms.getRoom(roomId),
+    requireSpace: (userId, byOther) => requireRoomToSpare(deps, userId, byOther),
+  };
 }
 
 /**
@@ -172,64 +167,20 @@ async function readParties(rooms: RoomStore, roomId: string, actorId: string, ta
  * owner may add an admin. Adding someone who already is a member changes
  * nothing and returns their membership (`created: false`).
  */
-export async function addMember(
+export const addMember = (
   deps: RoomStoreDeps,
   actorId: string,
   roomId: string,
   userId: string,
   role: AddableRole = 'member',
-): Promise<{ membership: MemberView; created: boolean }> {
-  const { room, actorRole, target } = await readParties(deps.rooms, roomId, actorId, userId);
-  const refusal = addRefusal(actorRole, role);
-  if (refusal) throw forbidden(refusal);
-  if (target) return { membership: view(target, room), created: false };
-  await requireRoomToSpare(deps, userId, true);
-  const membership: Membership = { roomId, userId, addedBy: actorId, joinedAt: nowIso(deps), role };
-  if (await deps.rooms.addMember(membership)) return { membership: view(membership, room), created: true };
-  // Added meanwhile by someone else: theirs stands.
-  const existing = await deps.rooms.getMembership(roomId, userId);
-  return { membership: view(existing ?? membership, room), created: false };
-}
+): Promise<{ membership: MemberView; created: boolean }> => members.addMember(deps, roomGroup(deps, roomId), actorId, userId, role);
 
 /**
- * Sets a member's role. Only the owner changes roles. Setting another
- * member's role to `owner` transfers ownership: the target becomes owner
- * first, then the previous owner becomes admin, so a crash between the two
- * writes leaves two owners (either can finish the job), never none.
+ * Sets a member's role. Only the owner changes roles; `owner` on another member
+ * transfers ownership (two writes, see member-groups.ts).
  */
-export async function changeRole(
-  deps: RoomStoreDeps,
-  actorId: string,
-  roomId: string,
-  userId: string,
-  role: Role,
-): Promise<MemberView> {
-  const { room, actor, actorRole, target } = await readParties(deps.rooms, roomId, actorId, userId);
-  if (!target) throw notFound(`User ${userId} is not a member of room ${roomId}`);
-  const change = roleChange(actorRole, role, actorId === userId);
-  switch (change.kind) {
-    case 'refused':
-      throw change.code === 'forbidden' ? forbidden(change.reason) : conflict(change.reason);
-    case 'none':
-      return view(target, room);
-    case 'set':
-    case 'transfer':
-      // Each write holds only while the role it was decided on still holds, so two
-      // owners' requests racing cannot leave the room with none.
-      if (!(await deps.rooms.setRole(roomId, userId, role, target.role ?? null))) await roleChangedMeanwhile(deps.rooms, roomId, userId);
-      if (change.kind === 'transfer' && !(await deps.rooms.setRole(roomId, actorId, 'admin', actor.role ?? null))) {
-        // Our own role changed meanwhile (another transfer): the target is an owner now; we stay what we became.
-        throw conflict('Your role changed while ownership was being transferred; both of you may be owners now. Check the members and retry');
-      }
-      return { ...target, role };
-  }
-}
-
-/** After a conditional write on a membership failed: 409 if it is still there (its role changed), else 404. */
-async function roleChangedMeanwhile(rooms: RoomStore, roomId: string, userId: string): Promise<never> {
-  if (await rooms.getMembership(roomId, userId)) throw conflict(`The role of ${userId} changed meanwhile; retry the request`);
-  throw notFound(`User ${userId} is not a member of room ${roomId}`);
-}
+export const changeRole = (deps: RoomStoreDeps, actorId: string, roomId: string, userId: string, role: Role): Promise<MemberView> =>
+  members.changeRole(deps, roomGroup(deps, roomId), actorId, userId, role);
 
 /**
  * Removes `userId`. Anyone may leave, except the owner while others remain
@@ -237,40 +188,11 @@ async function roleChangedMeanwhile(rooms: RoomStore, roomId: string, userId: st
  * admin may remove members. Stored first, then a revoke is published.
  */
 export async function removeMember(deps: RoomDeps, actorId: string, roomId: string, userId: string): Promise<void> {
-  const { room, actorRole, target } = await readParties(deps.rooms, roomId, actorId, userId);
-  if (!target) throw notFound(`User ${userId} is not a member of room ${roomId}`);
-  const decision = removeDecision(actorRole, roleOf(target, room), actorId === userId);
-  if (decision.allowed === false) throw forbidden(decision.reason);
-  if (decision.allowed === 'if-alone' && (await deps.rooms.hasOtherMembers(roomId, userId))) {
-    throw conflict('The owner cannot leave while other members remain; transfer ownership first (PATCH a member’s role to owner)');
-  }
-  // Only if the role the decision was made on still holds: a member being promoted
-  // (to owner by a transfer, say) meanwhile is not removed on the strength of the old role.
-  if (!(await deps.rooms.removeMember(roomId, userId, target.role ?? null))) await roleChangedMeanwhile(deps.rooms, roomId, userId);
-  // Persisted first; now tell the relays to cut live delivery to that user. The removal
-  // stands either way: a revoke that never arrives is caught by the relays' re-check.
-  await publishRevoke(deps, roomId, userId);
-}
-
-/** Publishes the revoke, retrying a failed or slow attempt; reports (never throws) a final failure. */
-async function publishRevoke(deps: RoomDeps, roomId: string, userId: string): Promise<void> {
-  const channel = roomChannel(roomId);
-  const payload = encodeEnvelope({ v: ENVELOPE_VERSION, kind: 'revoke', channel, userId });
-  const delays = deps.revokeRetryDelaysMs ?? REVOKE_RETRY_DELAYS_MS;
-  const timeoutMs = deps.revokeAttemptTimeoutMs ?? REVOKE_ATTEMPT_TIMEOUT_MS;
-  let lastError: unknown;
-  let attempts = 0;
-  for (let attempt = 0; attempt <= delays.length; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, delays[attempt - 1]));
-    const budget = Math.min(timeoutMs, (deps.deadline ?? Infinity) - Date.now() - 300);
-    if (budget <= 0) break;
-    attempts++;
-    try {
-      await withTimeout(deps.publisher.publish(channel, payload), budget, `revoke publish to ${channel} took longer than ${budget} ms`);
-      return;
-    } catch (err) {
-      lastError = err;
-    }
-  }
-  deps.onRevokeFailed?.(lastError ?? new Error('no time left to publish the revoke'), { roomId, userId, attempts });
+  const { onRevokeFailed } = deps;
+  await members.removeMember(
+    { ...deps, onRevokeFailed: onRevokeFailed && ((error, revoke) => onRevokeFailed(error, { roomId, userId: revoke.userId, attempts: revoke.attempts })) },
+    roomGroup(deps, roomId),
+    actorId,
+    userId,
+  );
 }

@@ -6,13 +6,13 @@
  */
 import { ChannelPath, HistoryQuery } from '../../protocol/index.js';
 import { listChannelMessages } from '../domain/channel-history.js';
-import { getStores } from '../lib/stores.js';
+import { getDocumentStores } from '../lib/document-stores.js';
 import { httpHandler, json, validate } from '../lib/http.js';
 
 export const handler = httpHandler(async (event, caller) => {
   const path = validate(ChannelPath, event.pathParameters, 'path');
   const query = validate(HistoryQuery, event.queryStringParameters ?? {}, 'query');
-  return json(200, await listChannelMessages(getStores(), { channel: decodeChannel(path.channel), userId: caller.userId, ...query }));
+  return json(200, await listChannelMessages(getDocumentStores(), { channel: decodeChannel(path.channel), userId: caller.userId, ...query }));
 });
 
 /**

@@ -4,7 +4,8 @@
  * JWT authorizer with authorization scopes in AWS, the same rule in the local
  * stand-in); the check here is the same rule once more, should a deployment
  * route around it. 201 when every recipient is notified, 200 for a retry that
- * notified nobody new, 207 when some were not (each result says why).
+ * notified nobody new, 207 when some were not or may not have been (each
+ * result says why), even if none was stored.
  */
 import { MAX_NOTIFY_BODY_BYTES, NOTIFY_SCOPE, NotifyBody } from '../../protocol/index.js';
 import { forbidden } from '../domain/errors.js';
@@ -27,6 +28,9 @@ export const handler = httpHandler(async (event, caller, deadline) => {
     { ...getStores(), publisher: getRawPublisher(), onPublishError: logPublishFailure, deadline },
     { ...body, namespace: `api:${caller.userId}` },
   );
-  if (outcome.failed > 0) logger.warn('notification partly stored', { stored: outcome.stored, failed: outcome.failed, reason: outcome.results.find((r) => r.reason)?.reason });
-  return json(outcome.failed > 0 ? 207 : outcome.stored > 0 ? 201 : 200, outcome);
+  const missed = outcome.failed + outcome.unknown;
+  if (missed > 0) {
+    logger.warn('notification partly stored', { stored: outcome.stored, failed: outcome.failed, unknown: outcome.unknown, reason: outcome.results.find((r) => r.reason)?.reason });
+  }
+  return json(missed > 0 ? 207 : outcome.stored > 0 ? 201 : 200, outcome);
 });

@@ -13,7 +13,8 @@ export interface RoomLimits {
 
 let limits: RoomLimits | undefined;
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+/** A positive integer from the environment, or `fallback` when unset; refused with a message naming the variable. */
+export function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   const value = raw === undefined || raw === '' ? fallback : Number(raw);
   if (!Number.isSafeInteger(value) || value < 1) {

@@ -6,7 +6,8 @@
  */
 import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { TABLE_NAMES, tables as tableDefinitions, type TableNames } from '../../shared/tables.js';
-import { DynamoChannelStore, DynamoInboxStore, DynamoRoomStore } from '../adapters/dynamo-stores.js';
+import { DynamoInboxStore } from '../adapters/dynamo-inbox.js';
+import { DynamoChannelStore, DynamoRoomStore } from '../adapters/dynamo-stores.js';
 import type { ChannelStore, InboxStore, RoomStore } from '../domain/ports.js';
 import { requireEnv } from './env.js';
 import { retentionFromEnv } from './retention.js';

@@ -32,6 +32,7 @@ import {
   publisherDefine,
 } from './bundling.js';
 import type { DataTables } from './data-tables.js';
+import type { DocumentSnapshots } from './document-snapshots.js';
 import type { PubSub } from './pubsub.js';
 
 export interface ApiFunctionsProps {
@@ -39,6 +40,8 @@ export interface ApiFunctionsProps {
   /** Absolute path of the repository root (route entries are relative to it). */
   projectRoot: string;
   data: DataTables;
+  /** The document snapshot bucket: routes that declare `snapshots` actions get exactly those, and its name. */
+  snapshots?: DocumentSnapshots;
   pubsub: PubSub;
   jwt: { issuer: string; audience: string };
   /**
@@ -206,6 +209,8 @@ export class ApiFunctions extends Construct {
         }),
         // Appends stamp `expiresAt` with it; history reads (they write tombstones) must judge expiry by it too.
         ...(props.messageRetentionDays !== undefined && route.writes.includes('messages') && { MESSAGE_RETENTION_DAYS: String(props.messageRetentionDays) }),
+        // Only the routes that touch document snapshots know the bucket (and are granted on it, below).
+        ...(route.snapshots?.length && props.snapshots && { SNAPSHOT_BUCKET: props.snapshots.bucket.bucketName }),
         // The scope as tokens carry it; the handler checks it too (functions/handlers/notify.ts).
         ...(route.scope && { NOTIFY_SCOPE: props.notify!.scope }),
         NODE_OPTIONS: '--enable-source-maps',
@@ -238,6 +243,10 @@ export class ApiFunctions extends Construct {
     // Exactly the DynamoDB calls the route declares (functions/routes.ts), per table and index.
     for (const [table, actions] of Object.entries(route.dynamo) as Array<[TableName, readonly TableAction[]]>) {
       props.data.grant(role, table, actions);
+    }
+    if (route.snapshots?.length) {
+      if (!props.snapshots) throw new Error(`ApiFunctions: ${route.routeKey} uses the document snapshot bucket, so \`snapshots\` is required`);
+      props.snapshots.grant(role, route.snapshots);
     }
     if (route.publishes) props.pubsub.grantPublish(fn);
 

@@ -14,6 +14,12 @@ export interface ExternalJwt {
   jwksUrl: string;
   /** The scope your provider puts in backends' tokens for POST /notifications (context `jwtNotifyScope`). @default 'notify' */
   notifyScope?: string;
+  /**
+   * The audience of backends' tokens (context `jwtNotifyAudience`), e.g. a machine-to-machine API
+   * of its own: POST /notifications then admits only it, and no end-user token however it is scoped.
+   * @default `audience` (end users' tokens reach the scope check: see docs/deploy.md)
+   */
+  notifyAudience?: string;
 }
 
 export interface TownsquareConfig {
@@ -162,9 +168,20 @@ export function readConfig(source: ContextSource): TownsquareConfig {
   const notifyScope = str('jwtNotifyScope');
   if (notifyScope && !issuer) problems.push('jwtNotifyScope: only meaningful with jwtIssuer (the Cognito default creates townsquare/notify)');
   if (notifyScope && !/^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/.test(notifyScope)) problems.push(`jwtNotifyScope: not a single OAuth scope: ${notifyScope}`);
+  const notifyAudience = str('jwtNotifyAudience');
+  if (notifyAudience && !issuer) problems.push('jwtNotifyAudience: only meaningful with jwtIssuer (the Cognito default admits its own machine client)');
+  if (notifyAudience && notifyAudience === audience) {
+    problems.push('jwtNotifyAudience: must differ from jwtAudience (it keeps end-user tokens of jwtAudience off POST /notifications); omit it to share one audience');
+  }
   const jwt =
     issuer && audience
-      ? { issuer, audience, jwksUrl: jwksUrlRaw ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`, ...(notifyScope && { notifyScope }) }
+      ? {
+          issuer,
+          audience,
+          jwksUrl: jwksUrlRaw ?? `${issuer.replace(/\/$/, '')}/.well-known/jwks.json`,
+          ...(notifyScope && { notifyScope }),
+          ...(notifyAudience && { notifyAudience }),
+        }
       : undefined;
 
   const certificateArn = str('certificateArn');

@@ -10,9 +10,11 @@
  * `/oauth2/token` endpoint issues those tokens. Such an access token carries
  * `client_id` (no `aud`) and the client id as its `sub`. With your own
  * provider, its machine tokens must carry `notifyScope` (default `notify`) and
- * the same audience.
+ * `notifyAudience` when given (a machine audience of its own: then no end-user
+ * token is admitted however it is scoped), else the end users' audience, with a
+ * synth warning: an end user who can ask the provider for that scope can notify.
  */
-import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccountRecovery,
   FeaturePlan,
@@ -41,9 +43,10 @@ export interface NotifyAuth {
   /** The scope string as tokens carry it (Cognito: `townsquare/notify`). */
   scope: string;
   /**
-   * Audiences (Cognito: app client ids) that route's authorizer admits: the machine
-   * client's, and the end users' too, so that an end-user token gets 403 for the
-   * missing scope rather than 401.
+   * Audiences (Cognito: app client ids) that route's authorizer admits. Cognito: the
+   * machine client's, and the end users' too, so that an end-user token gets 403 for
+   * the missing scope rather than 401 (the users' client has no OAuth flows, so it can
+   * never carry the scope). Your own provider: `notifyAudience`, else the users' audience.
    */
   audiences: string[];
 }
@@ -64,7 +67,14 @@ export class Identity extends Construct {
     super(scope, id);
     if (props.external) {
       ({ issuer: this.issuer, audience: this.audience, jwksUrl: this.jwksUrl } = props.external);
-      this.notify = { scope: props.external.notifyScope ?? NOTIFY_SCOPE_NAME, audiences: [props.external.audience] };
+      this.notify = { scope: props.external.notifyScope ?? NOTIFY_SCOPE_NAME, audiences: [props.external.notifyAudience ?? props.external.audience] };
+      if (!props.external.notifyAudience) {
+        Annotations.of(this).addWarningV2(
+          'townsquare:sharedNotifyAudience',
+          `POST /notifications admits any token of audience ${props.external.audience} with scope ${this.notify.scope}: ` +
+            'make sure end users cannot obtain that scope (Auth0: enable RBAC on the API), or set jwtNotifyAudience to a machine audience of its own (docs/deploy.md).',
+        );
+      }
       return;
     }
     const pool = new UserPool(this, 'UserPool', {
@@ -83,10 +93,12 @@ export class Identity extends Construct {
       removalPolicy: props.destroyOnRemoval ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       deletionProtection: !props.destroyOnRemoval,
     });
-    // A public client (SPA / mobile): no secret, SRP sign-in only, short-lived tokens.
+    // A public client (SPA / mobile): no secret, SRP sign-in only, short-lived tokens. No OAuth flows:
+    // CDK's default (implicit and code grants, callback https://example.com) would be live on the pool's domain.
     const client = pool.addClient('AppClient', {
       generateSecret: false,
       authFlows: { userSrp: true },
+      disableOAuth: true,
       accessTokenValidity: Duration.hours(1),
       idTokenValidity: Duration.hours(1),
       refreshTokenValidity: Duration.days(30),

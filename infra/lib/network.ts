@@ -64,6 +64,8 @@ export class Network extends Construct {
     });
     // Free, and keeps table traffic of relays and functions on the AWS network.
     this.vpc.addGatewayEndpoint('DynamoDb', { service: GatewayVpcEndpointAwsService.DYNAMODB });
+    // Free too: the document update function (in the isolated subnets with ElastiCache) reaches the snapshot bucket through it.
+    this.vpc.addGatewayEndpoint('S3', { service: GatewayVpcEndpointAwsService.S3 });
 
     if (props.isolatedSubnets) {
       this.isolatedSubnets = { subnetType: SubnetType.PRIVATE_ISOLATED };

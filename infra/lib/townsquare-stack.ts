@@ -12,6 +12,7 @@ import { DataTables } from './data-tables.js';
 import { OpsDashboard } from './dashboard.js';
 import { EdgeWaf } from './edge-waf.js';
 import { Identity } from './identity.js';
+import { DocumentSnapshots } from './document-snapshots.js';
 import { LogBucket } from './log-bucket.js';
 import { Network } from './network.js';
 import type { PubSub } from './pubsub.js';
@@ -38,6 +39,8 @@ export class TownsquareStack extends Stack {
   readonly dashboard: OpsDashboard;
   /** The relays' WAF web ACL, when this stack made it (CloudFront entry in us-east-1). */
   readonly waf?: EdgeWaf;
+  /** The bucket of document snapshots too large for an item. */
+  readonly snapshots: DocumentSnapshots;
 
   constructor(scope: Construct, id: string, props: TownsquareStackProps) {
     super(scope, id, props);
@@ -47,6 +50,7 @@ export class TownsquareStack extends Stack {
     this.data = new DataTables(this, 'Tables', { destroyOnRemoval });
     this.identity = new Identity(this, 'Identity', { ...(config.jwt && { external: config.jwt }), destroyOnRemoval });
     const logs = new LogBucket(this, 'Logs', { destroyOnRemoval });
+    this.snapshots = new DocumentSnapshots(this, 'DocumentSnapshots', { logBucket: logs.bucket, destroyOnRemoval });
     this.network = new Network(this, 'Network', {
       isolatedSubnets: config.redis === 'elasticache',
       logBucket: logs.bucket,
@@ -66,6 +70,7 @@ export class TownsquareStack extends Stack {
       routes: props.routes ?? defaultRoutes,
       projectRoot,
       data: this.data,
+      snapshots: this.snapshots,
       pubsub: this.pubsub,
       jwt,
       notify: this.identity.notify,

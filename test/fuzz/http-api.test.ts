@@ -9,6 +9,7 @@
  */
 import { request } from 'node:http';
 import fc from 'fast-check';
+import * as Y from 'yjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { routes } from '../../functions/routes.js';
 import { HTTP_ROUTES } from '../../protocol/http.js';
@@ -22,7 +23,8 @@ import { apiClient } from '../helpers/api.js';
 const USERS = ['fz5-u0', 'fz5-u1', 'fz5-u2', 'fz5-u3'];
 const BATCH = 40;
 const CONCURRENCY = 8;
-const plan = fuzzPlan(0x5eed_0006, { batch: BATCH, msPerInput: 20 });
+// 21 routes: more inputs in CI than the default share, so that every route still meets valid tokens and reaches its handler.
+const plan = fuzzPlan(0x5eed_0006, { batch: BATCH, msPerInput: 20, ciInputs: 560 });
 const utf8Plan = fuzzPlan(0x5eed_0007, { batch: 10, msPerInput: 20 });
 
 type Param =
@@ -66,7 +68,28 @@ const paramArb: fc.Arbitrary<Param> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 65, max: 20_000 }).map((n): Param => ({ p: 'long', n })) },
 );
 
-const BODY_KEYS = ['name', 'userId', 'text', 'clientMessageId', 'role', 'userIds', 'type', 'title', 'body', 'data', 'idempotencyKey', 'afterSeq', '__proto__', 'constructor'];
+const BODY_KEYS = ['name', 'userId', 'text', 'clientMessageId', 'role', 'userIds', 'type', 'title', 'body', 'data', 'idempotencyKey', 'afterSeq', 'update', 'clientUpdateId', '__proto__', 'constructor'];
+
+/** Yjs updates for the document routes: real ones (text, a map, an empty update), and bytes that are not one. */
+const yjsUpdate = (edit: (doc: Y.Doc) => void) => {
+  const doc = new Y.Doc();
+  edit(doc);
+  return Buffer.from(Y.encodeStateAsUpdate(doc)).toString('base64');
+};
+const UPDATES = [
+  yjsUpdate((d) => d.getText('text').insert(0, 'fuzz')),
+  yjsUpdate((d) => d.getMap('m').set('k', [1, 'two', { three: 3 }])),
+  yjsUpdate(() => {}),
+  Buffer.from('not yjs').toString('base64'),
+  Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]).toString('base64'),
+  'AAA',
+  '',
+];
+const updateArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...UPDATES) },
+  { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('base64')) },
+  { weight: 1, arbitrary: fc.integer({ min: 96 * 1024 - 10, max: 100 * 1024 }).map((n) => Buffer.alloc(n, 1).toString('base64')) },
+);
 const memberValue = fc.oneof(
   {
     weight: 3,
@@ -89,8 +112,11 @@ const plausibleBodyArb: fc.Arbitrary<Body> = fc
       text: fc.constantFrom('hello', 'x'),
       clientMessageId: fc.stringMatching(/^[A-Za-z0-9_-]{1,8}$/),
       role: fc.constantFrom('owner', 'admin', 'member'),
+      title: fc.constantFrom('a document', ' padded ', 'x'),
+      update: updateArb,
+      clientUpdateId: fc.stringMatching(/^[A-Za-z0-9_-]{1,8}$/),
     }),
-    mutate: fc.option(fc.tuple(fc.constantFrom('name', 'userId', 'text', 'clientMessageId', 'role'), memberValue), { nil: undefined }),
+    mutate: fc.option(fc.tuple(fc.constantFrom('name', 'userId', 'text', 'clientMessageId', 'role', 'title', 'update', 'clientUpdateId'), memberValue), { nil: undefined }),
   })
   .map(({ values, mutate }): Body => {
     const members: Array<[string, { json: unknown } | { fragment: Fragment }]> = Object.entries(values).map(([k, v]) => [k, { json: v }]);
@@ -140,8 +166,12 @@ const bodyArb: fc.Arbitrary<Body> = fc.oneof(
 const queryArb = fc.oneof(
   fc.array(
     fc.tuple(
-      fc.oneof(fc.constantFrom('afterSeq', 'limit', 'cursor', 'unread', 'role'), fc.string({ maxLength: 10 })),
-      fc.oneof(fc.constantFrom('0', '1', '-1', '1.5', '1e3', '101', '1e999', 'NaN', '', ' 1', '0x10', '9007199254740993', 'true', '[]'), fc.string({ unit: 'binary', maxLength: 40 })),
+      fc.oneof(fc.constantFrom('afterSeq', 'limit', 'cursor', 'unread', 'role', 'stateVector'), fc.string({ maxLength: 10 })),
+      fc.oneof(
+        fc.constantFrom('0', '1', '-1', '1.5', '1e3', '101', '1e999', 'NaN', '', ' 1', '0x10', '9007199254740993', 'true', '[]', 'AA', 'AQHk', '////', 'A'.repeat(6000)),
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.uint8Array({ maxLength: 60 }).map((b) => Buffer.from(b).toString('base64url')),
+      ),
     ),
     { maxLength: 4 },
   ),
@@ -162,29 +192,40 @@ const authArb = (users: readonly string[]): fc.Arbitrary<Auth> =>
     { weight: 1, arbitrary: fc.record({ a: fc.constant('scheme' as const), scheme: fc.constantFrom('bearer', 'BEARER', 'Bearer  ', 'Token', ''), user: fc.nat(users.length - 1) }) },
   );
 
-const inputArb: fc.Arbitrary<HttpInput> = fc.record({
-  route: fc.nat(routes.length - 1),
-  // Mostly the route's own method (null); sometimes another one.
-  method: fc.oneof(
-    { weight: 8, arbitrary: fc.constant(null) },
-    { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'get', 'TRACE') },
-  ),
-  params: fc.array(paramArb, { minLength: 3, maxLength: 3 }),
-  query: queryArb,
-  body: bodyArb,
-  contentType: fc.option(fc.constantFrom('application/json', 'text/plain', 'application/json; charset=latin1', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', 'application/octet-stream'), { nil: null, freq: 3 }),
-  auth: authArb(USERS),
-  headers: fc.array(
-    fc.oneof(
-      fc.constantFrom<[string, string]>(['content-encoding', 'gzip'], ['x-forwarded-for', '1.2.3.4, 5.6.7.8'], ['accept', '*/*'], ['x-amz-date', 'x'], ['expect', '100-continue']),
-      fc.tuple(fc.stringMatching(/^x-[a-z]{1,10}$/), fc.string({ maxLength: 40 })),
+/** A scoped route (server to server) gets a backend's token with its scope half the time, so that every run reaches its handler. */
+const routeAuthArb = (route: number): fc.Arbitrary<Auth> => {
+  const scope = routes[route]!.scope;
+  return scope === undefined ? authArb(USERS) : fc.oneof({ weight: 1, arbitrary: fc.constant<Auth>({ a: 'service', scopes: [scope] }) }, { weight: 1, arbitrary: authArb(USERS) });
+};
+
+const inputArb: fc.Arbitrary<HttpInput> = fc.nat(routes.length - 1).chain((route) =>
+  fc.record({
+    route: fc.constant(route),
+    // Mostly the route's own method (null); sometimes another one.
+    method: fc.oneof(
+      { weight: 8, arbitrary: fc.constant(null) },
+      { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'get', 'TRACE') },
     ),
-    { maxLength: 2 },
-  ),
-});
+    params: fc.array(paramArb, { minLength: 3, maxLength: 3 }),
+    query: queryArb,
+    body: bodyArb,
+    contentType: fc.option(fc.constantFrom('application/json', 'text/plain', 'application/json; charset=latin1', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', 'application/octet-stream'), { nil: null, freq: 3 }),
+    auth: routeAuthArb(route),
+    headers: fc.array(
+      fc.oneof(
+        fc.constantFrom<[string, string]>(['content-encoding', 'gzip'], ['x-forwarded-for', '1.2.3.4, 5.6.7.8'], ['accept', '*/*'], ['x-amz-date', 'x'], ['expect', '100-continue']),
+        fc.tuple(fc.stringMatching(/^x-[a-z]{1,10}$/), fc.string({ maxLength: 40 })),
+      ),
+      { maxLength: 2 },
+    ),
+  }),
+);
 
 let fuzz: FuzzStack;
 let memberRoom: string;
+/** A document the fuzz users collaborate on, and one they do not. */
+let memberDoc: string;
+let foreignDoc: string;
 /** Per user: notification ids in their inbox, for the `{id}` of the mark-read route. */
 const notificationIds = new Map<string, string>();
 const tally = new Tally();
@@ -193,6 +234,8 @@ const utf8Tally = new Tally();
 beforeAll(async () => {
   fuzz = await startFuzzStack();
   memberRoom = await fuzz.createRoom(USERS[0]!, USERS.slice(1));
+  memberDoc = await createDocument(USERS[0]!, USERS.slice(1));
+  foreignDoc = await createDocument('bystander-owner', []);
   const sent = await apiClient(fuzz.stack.apiUrl, await fuzz.stack.issuer.mint('fz5-backend', { scopes: ['notify'] })).post('/notifications', {
     userIds: USERS,
     type: 'fz',
@@ -203,6 +246,14 @@ beforeAll(async () => {
   for (const r of sent.body.results as Array<{ userId: string; id: string }>) notificationIds.set(r.userId, r.id);
 }, 120_000);
 
+async function createDocument(owner: string, collaborators: readonly string[]): Promise<string> {
+  const api = apiClient(fuzz.stack.apiUrl, await fuzz.token(owner));
+  const created = await api.post('/documents', { title: 'fuzzed' });
+  expect(created.status).toBe(201);
+  for (const userId of collaborators) expect((await api.post(`/documents/${created.body.docId}/collaborators`, { userId })).status).toBe(201);
+  return created.body.docId;
+}
+
 /**
  * The requests leave rooms, remove members and change roles: a fresh room every
  * tenth batch keeps most requests coming from members. Refusals (e.g. a cap on the
@@ -212,6 +263,7 @@ let batches = 0;
 async function maybeFreshRoom(): Promise<void> {
   if (++batches % 10 !== 0) return;
   memberRoom = await fuzz.createRoom('fz5-owner', USERS).catch(() => memberRoom);
+  memberDoc = await createDocument('fz5-owner', USERS).catch(() => memberDoc);
 }
 afterAll(() => fuzz?.stop());
 
@@ -222,6 +274,10 @@ function renderParam(p: Param, name: string, caller: string): string {
   if (name === 'id' && (p.p === 'caller' || p.p === 'member-room')) return notificationIds.get(caller) ?? notificationIds.get(USERS[0]!)!;
   if (name === 'id' && p.p === 'user') return notificationIds.get(p.id) ?? '000000000-AAAAAAAAAAAAAAAA';
   const channel = /channel/i.test(name);
+  // A document parameter (`docId`) names documents where others name rooms.
+  if (name === 'docId' && (p.p === 'member-room' || p.p === 'foreign-room' || p.p === 'missing-room')) {
+    return { 'member-room': memberDoc, 'foreign-room': foreignDoc, 'missing-room': 'd_doesnotexist' }[p.p];
+  }
   const room = (id: string) => (channel ? encodeURIComponent(`room:${id}`) : id);
   const user = (id: string) => encodeURIComponent(channel ? `user:${id}` : id);
   switch (p.p) {
@@ -370,7 +426,7 @@ function judge(input: HttpInput, sent: Awaited<ReturnType<typeof throwOne>>): st
   }
   // Identity comes from the token, never from the body.
   const route = definition.routeKey;
-  if (answer.status < 300 && route === 'POST /rooms/{roomId}/messages' && method === 'POST' && caller) {
+  if (answer.status < 300 && (route === 'POST /rooms/{roomId}/messages' || route === 'POST /documents/{docId}/updates') && method === 'POST' && caller) {
     const stored = JSON.parse(answer.body) as { userId?: unknown };
     if (stored.userId !== caller) return `a message sent by ${caller} was stored as ${String(stored.userId)}`;
   }

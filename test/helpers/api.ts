@@ -18,6 +18,7 @@ export function apiClient(baseUrl: string, token?: string) {
     get: <T = any>(path: string) => call<T>('GET', path),
     post: <T = any>(path: string, body?: unknown) => call<T>('POST', path, body),
     postRaw: <T = any>(path: string, raw: string) => call<T>('POST', path, undefined, raw),
+    patch: <T = any>(path: string, body?: unknown) => call<T>('PATCH', path, body),
     delete: <T = any>(path: string) => call<T>('DELETE', path),
   };
 }

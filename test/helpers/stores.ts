@@ -48,6 +48,7 @@ export function faulty(real: ChannelStore, overrides: Partial<ChannelStore>): Ch
     head: (c) => real.head(c),
     putEntry: (e) => real.putEntry(e),
     getEntry: (c, s) => real.getEntry(c, s),
+    getEntries: (keys) => real.getEntries(keys),
     listEntries: (c, a, l) => real.listEntries(c, a, l),
     claim: (c, k, cl) => real.claim(c, k, cl),
     recordClaimSeq: (c, k, at, s, r) => real.recordClaimSeq(c, k, at, s, r),

@@ -94,3 +94,16 @@ describe('jwtNotifyScope', () => {
     expect(problemsOf({ ...provider, jwtNotifyScope: 'quote"d' })).toHaveLength(1);
   });
 });
+
+describe('jwtNotifyAudience', () => {
+  const provider = { jwtIssuer: 'https://x.auth0.com/', jwtAudience: 'https://api.example.com' };
+  it('names the machine audience of backends\' tokens with your own provider (default: the users\' audience)', () => {
+    expect(readConfig({ ...provider, jwtNotifyAudience: 'https://notify.example.com' }).jwt?.notifyAudience).toBe('https://notify.example.com');
+    expect(readConfig(provider).jwt?.notifyAudience).toBeUndefined();
+  });
+
+  it('is refused without jwtIssuer, and when it is the users\' audience', () => {
+    expect(problemsOf({ jwtNotifyAudience: 'https://notify.example.com' })).toEqual([expect.stringContaining('jwtNotifyAudience: only meaningful with jwtIssuer')]);
+    expect(problemsOf({ ...provider, jwtNotifyAudience: 'https://api.example.com' })).toEqual([expect.stringContaining('jwtNotifyAudience: must differ from jwtAudience')]);
+  });
+});

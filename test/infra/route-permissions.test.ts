@@ -9,6 +9,8 @@
  * every declared action must be made by some scenario (else it is unused).
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import * as Y from 'yjs';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,16 +20,29 @@ import { DynamoChannelStore } from '../../functions/adapters/dynamo-stores.js';
 import { createDynamoClient } from '../../shared/dynamo-client.js';
 import type { TableName } from '../../shared/tables.js';
 import { startDynamo, type LocalDynamo } from '../../local/dynamo.js';
+import { startS3, type LocalS3 } from '../../local/s3.js';
 
 type Handler = (event: APIGatewayProxyEventV2WithJWTAuthorizer) => Promise<APIGatewayProxyStructuredResultV2>;
 
 let dynamo: LocalDynamo;
+let s3: LocalS3;
 const handlers = new Map<string, Handler>();
 /** The route whose handler is running (calls are made one at a time); null: a call of the test's own. */
 let current: string | null = null;
 /** Per route: the `table action` (or `table Query:index`) calls its handler made. */
 const made = new Map<string, Set<string>>();
 const originalSend = DynamoDBClient.prototype.send;
+const originalS3Send = S3Client.prototype.send;
+/** The IAM action each S3 command needs (DeleteObjects needs s3:DeleteObject per key, ListObjectsV2 s3:ListBucket). */
+const S3_ACTIONS: Record<string, string> = { GetObject: 'GetObject', PutObject: 'PutObject', DeleteObjects: 'DeleteObject', ListObjectsV2: 'ListBucket' };
+
+function recordS3(command: { constructor: { name: string } }): void {
+  if (current === null) return;
+  const name = command.constructor.name.replace(/Command$/, '');
+  const calls = made.get(current) ?? new Set<string>();
+  calls.add(`snapshots ${S3_ACTIONS[name] ?? `unexpected ${name}`}`);
+  made.set(current, calls);
+}
 const savedEnv = { ...process.env };
 
 function record(command: { constructor: { name: string }; input: Record<string, any> }): void {
@@ -41,13 +56,12 @@ function record(command: { constructor: { name: string }; input: Record<string, 
 }
 
 const declared = (route: RouteDefinition): string[] =>
-  Object.entries(route.dynamo)
-    .flatMap(([table, actions]) => actions.map((a) => `${table} ${a}`))
-    .sort();
+  [...Object.entries(route.dynamo).flatMap(([table, actions]) => actions.map((a) => `${table} ${a}`)), ...(route.snapshots ?? []).map((a) => `snapshots ${a}`)].sort();
 
 beforeAll(async () => {
   dynamo = await startDynamo({ prefix: 'routeperms' });
-  Object.assign(process.env, dynamo.env, { TOWNSQUARE_BROKER: 'memory' });
+  s3 = await startS3();
+  Object.assign(process.env, dynamo.env, s3.env, { TOWNSQUARE_BROKER: 'memory' });
   delete process.env.SEND_RATE_PER_SECOND;
   delete process.env.REDIS_URL;
   delete process.env.UPSTASH_SECRET_ARN;
@@ -55,6 +69,10 @@ beforeAll(async () => {
     record(command);
     return (originalSend as any).call(this, command, ...rest);
   } as typeof originalSend;
+  S3Client.prototype.send = function (this: S3Client, command: any, ...rest: any[]) {
+    recordS3(command);
+    return (originalS3Send as any).call(this, command, ...rest);
+  } as typeof originalS3Send;
   for (const route of routes) {
     const mod = (await import(pathToFileURL(resolve(route.entry)).href)) as { handler: Handler };
     handlers.set(route.routeKey, mod.handler);
@@ -62,9 +80,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   DynamoDBClient.prototype.send = originalSend;
+  S3Client.prototype.send = originalS3Send;
   process.env = savedEnv;
   await (await import('../../functions/host.js')).closeConnections().catch(() => {});
   await dynamo?.stop();
+  await s3?.stop();
 });
 
 /** Invokes the route's handler as API Gateway would, for `user`. */
@@ -126,7 +146,15 @@ async function takeNextSeq(channel: string): Promise<void> {
   }
 }
 
-describe('every route calls exactly the DynamoDB actions it declares', () => {
+/** A Yjs update appending `text` to `doc` (a large random one when `bytes`), base64. */
+function edit(doc: Y.Doc, text: string): string {
+  const before = Y.encodeStateVector(doc);
+  doc.getText('text').insert(doc.getText('text').length, text);
+  return Buffer.from(Y.encodeStateAsUpdate(doc, before)).toString('base64');
+}
+const noise = (n: number) => Array.from({ length: n }, (_, i) => String.fromCharCode(33 + ((i * 7919 + n) % 89))).join('');
+
+describe('every route calls exactly the DynamoDB (and S3) actions it declares', () => {
   it('runs each handler through its success, refusal and retry paths', async () => {
     const [alice, bob, carol, mallory] = ['alice-perm', 'bob-perm', 'carol-perm', 'mallory-perm'];
     const room = (await call('POST /rooms', alice, {}, { name: 'permissions' })).body.roomId as string;
@@ -161,7 +189,8 @@ describe('every route calls exactly the DynamoDB actions it declares', () => {
     await takeNextSeq(`user:${alice}`);
     const mentioning = { text: `hi @${alice} @${mallory}`, clientMessageId: 'perm-mention' };
     expect((await call('POST /rooms/{roomId}/messages', bob, { roomId: room }, mentioning)).status).toBe(201);
-    expect((await call('POST /rooms/{roomId}/messages', bob, { roomId: room }, mentioning)).status).toBe(200); // replay: finds what is stored
+    expect((await call('POST /rooms/{roomId}/messages', bob, { roomId: room }, mentioning)).status).toBe(200); // replay: stores alice's now
+    expect((await call('POST /rooms/{roomId}/messages', bob, { roomId: room }, mentioning)).status).toBe(200); // replay: finds item and entry
 
     // Notifications: refused without the scope; stored, retried (claim read, items found), one recipient's seq taken.
     const notify = { userIds: [bob, carol], type: 'perm', title: 'Permissions', body: '', idempotencyKey: 'perm-n1' };
@@ -178,18 +207,52 @@ describe('every route calls exactly the DynamoDB actions it declares', () => {
     expect(inbox.body.items).toHaveLength(1);
     expect((await call('GET /me/notifications', bob, {}, undefined, { unread: 'true' })).body.items).toHaveLength(1);
     expect((await call('GET /me/notifications/unread-count', bob)).body).toEqual({ unread: 1 });
+    // Each mark's event finds its seq taken (a tombstone), and reads it back to see whose it is.
+    await takeNextSeq(`user:${bob}`);
     expect((await call('POST /me/notifications/{id}/read', bob, { id: inbox.body.items[0].id })).body).toEqual({ unread: 0 });
+    await takeNextSeq(`user:${carol}`);
     expect((await call('POST /me/notifications/read-all', carol)).body).toEqual({ unread: 0 });
 
     expect((await call('DELETE /rooms/{roomId}/members/{userId}', alice, { roomId: other, userId: alice })).status).toBe(409);
     expect((await call('DELETE /rooms/{roomId}/members/{userId}', alice, { roomId: room, userId: bob })).status).toBe(204);
 
+    // Documents: create, list, collaborators; updates (a retry, a refusal; large ones compact, into S3 from the
+    // fourth on, which reads the previous object back and deletes it); state and history over a hole; removal.
+    const doc = (await call('POST /documents', alice, {}, { title: 'permissions' })).body.docId as string;
+    expect((await call('GET /documents', alice)).body.documents).toHaveLength(1);
+    expect((await call('POST /documents/{docId}/collaborators', alice, { docId: doc }, { userId: bob })).status).toBe(201);
+    expect((await call('POST /documents/{docId}/collaborators', alice, { docId: doc }, { userId: carol })).status).toBe(201);
+    expect((await call('PATCH /documents/{docId}/collaborators/{userId}', alice, { docId: doc, userId: bob }, { role: 'admin' })).status).toBe(200);
+    const ydoc = new Y.Doc();
+    const small = { update: edit(ydoc, 'hello'), clientUpdateId: 'perm-u1' };
+    expect((await call('POST /documents/{docId}/updates', bob, { docId: doc }, small)).status).toBe(201);
+    expect((await call('POST /documents/{docId}/updates', bob, { docId: doc }, small)).status).toBe(200);
+    expect((await call('POST /documents/{docId}/updates', mallory, { docId: doc }, { update: edit(new Y.Doc(), 'x'), clientUpdateId: 'm' })).status).toBe(403);
+    for (let i = 0; i < 5; i++) {
+      expect((await call('POST /documents/{docId}/updates', bob, { docId: doc }, { update: edit(ydoc, noise(90_000 + i)), clientUpdateId: `perm-big${i}` })).status).toBe(201);
+    }
+    await leaveHole(`document:${doc}`);
+    const state = await call('GET /documents/{docId}', carol, { docId: doc });
+    expect(state.body.seq).toBe(7);
+    expect((await call('GET /documents/{docId}', mallory, { docId: doc })).status).toBe(403);
+    await leaveHole(`document:${doc}`);
+    expect((await call('GET /documents/{docId}/updates', carol, { docId: doc })).body.messages).toHaveLength(8);
+    expect((await call('GET /documents/{docId}/updates', mallory, { docId: doc })).status).toBe(403);
+    expect((await call('GET /channels/{channel}/messages', bob, { channel: 'document:d_missing' })).status).toBe(404);
+    expect((await call('DELETE /documents/{docId}/collaborators/{userId}', alice, { docId: doc, userId: alice })).status).toBe(409);
+    expect((await call('DELETE /documents/{docId}/collaborators/{userId}', alice, { docId: doc, userId: bob })).status).toBe(204);
+
     // Every route ran, and made only calls it declares; together the scenarios made every declared call.
+    // Every problem at once, so that one route's finding does not hide another's.
+    const problems: string[] = [];
     for (const route of routes) {
       const calls = [...(made.get(route.routeKey) ?? [])].sort();
-      expect(calls.length, `${route.routeKey} ran`).toBeGreaterThan(0);
-      expect(calls.filter((c) => !declared(route).includes(c)), `${route.routeKey}: calls it does not declare (IAM would refuse them)`).toEqual([]);
-      expect(declared(route).filter((d) => !calls.includes(d)), `${route.routeKey}: declared but never called`).toEqual([]);
+      if (calls.length === 0) problems.push(`${route.routeKey}: never ran`);
+      const undeclared = calls.filter((c) => !declared(route).includes(c));
+      if (undeclared.length) problems.push(`${route.routeKey}: calls it does not declare (IAM would refuse them): ${undeclared.join(', ')}`);
+      const unused = declared(route).filter((d) => !calls.includes(d));
+      if (unused.length) problems.push(`${route.routeKey}: declared but never called: ${unused.join(', ')}`);
     }
+    expect(problems).toEqual([]);
   });
 });

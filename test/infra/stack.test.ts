@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { routes } from '../../functions/routes.js';
@@ -119,13 +119,14 @@ describe.each([
     }
   });
 
-  it('runs handlers on Node.js 22, arm64, 512 MB (1,769 for POST /notifications: one vCPU), 10 s, bundled ESM with source maps', () => {
+  it('runs handlers on Node.js 22, arm64, 512 MB (1,769 for POST /notifications: one vCPU; 1,024 for the document state routes), 10 s, bundled ESM with source maps', () => {
+    const memory: Record<string, number> = { 'POST /notifications': 1769, 'GET /documents/{docId}': 1024, 'POST /documents/{docId}/updates': 1024 };
     for (const r of routes) {
       const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, r.routeKey)]!;
       expect(fn.Properties, r.routeKey).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
-        MemorySize: r.routeKey === 'POST /notifications' ? 1769 : 512,
+        MemorySize: memory[r.routeKey] ?? 512,
         Timeout: 10,
         Handler: 'index.handler',
       });
@@ -168,6 +169,53 @@ describe.each([
         ],
       }),
     ]);
+  });
+
+  it('keeps document snapshots in a private, encrypted, TLS-only, logged bucket that only the document state routes reach', () => {
+    const buckets = resourcesOf(s.template, 'AWS::S3::Bucket');
+    const bucketId = s.stack.getLogicalId(s.stack.snapshots.bucket.node.defaultChild as never);
+    const bucket = buckets[bucketId]!.Properties;
+    expect(bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.LoggingConfiguration).toMatchObject({ LogFilePrefix: 'document-snapshots/' });
+    expect(bucket.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' })]);
+    const bucketPolicy = Object.values(resourcesOf(s.template, 'AWS::S3::BucketPolicy')).find((p) => p.Properties.Bucket.Ref === bucketId)!;
+    expect(bucketPolicy.Properties.PolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+    // The log bucket lets S3's log delivery write this bucket's logs (and nothing else of it).
+    const logDelivery = Object.values(resourcesOf(s.template, 'AWS::S3::BucketPolicy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Sid?: string; Principal?: unknown; Condition?: unknown }>)
+      .find((st) => st.Sid === 'DocumentSnapshotsAccessLogs');
+    expect(logDelivery).toMatchObject({ Principal: { Service: 'logging.s3.amazonaws.com' }, Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [bucketId, 'Arn'] } } } });
+
+    const policies = resourcesOf(s.template, 'AWS::IAM::Policy');
+    for (const r of routes) {
+      const fn = resourcesOf(s.template, 'AWS::Lambda::Function')[functionForRoute(s.template, r.routeKey)]!;
+      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      const s3Statements = Object.values(policies)
+        .filter((p) => p.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }>)
+        .filter((st) => [st.Action].flat().some((a) => a.startsWith('s3:')));
+      const actions = s3Statements.flatMap((st) => [st.Action].flat()).sort();
+      expect(actions, r.routeKey).toEqual((r.snapshots ?? []).map((a) => `s3:${a}`).sort());
+      expect(fn.Properties.Environment.Variables.SNAPSHOT_BUCKET !== undefined, `${r.routeKey} SNAPSHOT_BUCKET`).toBe((r.snapshots ?? []).length > 0);
+      for (const st of s3Statements) {
+        const resource = JSON.stringify(st.Resource);
+        expect(resource).toContain(bucketId);
+        // Objects: the snapshots/ prefix only; the bucket itself: listing that prefix only.
+        if ([st.Action].flat().includes('s3:ListBucket')) expect(st.Condition).toEqual({ StringLike: { 's3:prefix': ['snapshots/*'] } });
+        else expect(resource).toContain('/snapshots/*');
+      }
+    }
+    expect(routes.filter((r) => r.snapshots?.length).map((r) => r.routeKey).sort()).toEqual(['GET /documents/{docId}', 'POST /documents/{docId}/updates']);
+  });
+
+  it('reaches S3 from the VPC through a gateway endpoint', () => {
+    const endpoints = Object.values(resourcesOf(s.template, 'AWS::EC2::VPCEndpoint')).filter((e) => e.Properties.VpcEndpointType === 'Gateway' || !e.Properties.VpcEndpointType);
+    const services = endpoints.map((e) => JSON.stringify(e.Properties.ServiceName));
+    expect(services.some((n) => n.includes('.s3'))).toBe(true);
+    expect(services.some((n) => n.includes('.dynamodb'))).toBe(true);
   });
 
   it('grants each function write actions only on the tables its route writes', () => {
@@ -577,10 +625,14 @@ describe('server-to-server notifications (Cognito)', () => {
     expect(machine.Properties).toMatchObject({ AllowedOAuthFlows: ['client_credentials'], AllowedOAuthFlowsUserPoolClient: true });
     expect(machine.Properties.AllowedOAuthScopes).toHaveLength(1);
     expect(JSON.stringify(machine.Properties.AllowedOAuthScopes)).toContain('/notify');
-    // The end users' client cannot get machine tokens, and has no secret.
+    // The end users' client cannot get machine tokens, and has no secret. It has no OAuth flows at all: the pool's
+    // domain would otherwise serve CDK's default implicit and code grants (callback https://example.com) for it.
     const user = clients.find((c) => c !== machine)!;
     expect(user.Properties.GenerateSecret).toBe(false);
-    expect(user.Properties.AllowedOAuthFlows ?? []).not.toContain('client_credentials');
+    expect(user.Properties.AllowedOAuthFlows).toBeUndefined();
+    expect(user.Properties.AllowedOAuthFlowsUserPoolClient).not.toBe(true);
+    expect(user.Properties.CallbackURLs).toBeUndefined();
+    expect(user.Properties.AllowedOAuthScopes).toBeUndefined();
     s.template.resourceCountIs('AWS::Cognito::UserPoolDomain', 1);
     for (const output of ['NotifyClientId', 'TokenEndpoint', 'NotifyScope']) s.template.hasOutput(output, {});
     s.template.hasOutput('NotifyScope', { Value: 'townsquare/notify' });
@@ -596,6 +648,27 @@ describe('server-to-server notifications (your own provider)', () => {
       s.template.resourceCountIs('AWS::Cognito::UserPool', 0);
       s.template.hasOutput('NotifyScope', { Value: 'send:notifications' });
       expect(nagViolations(s.app)).toEqual([]);
+      // One audience for users and backends: synth warns that end users must not be able to get the scope.
+      Annotations.fromStack(s.stack).hasWarning('*', Match.stringLikeRegexp('POST /notifications admits any token of audience https://api.example.com'));
+    } finally {
+      rmSync(s.outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('admits only the machine audience on POST /notifications with jwtNotifyAudience, and no machine token elsewhere', () => {
+    const s = synth({
+      redis: 'upstash',
+      upstashSecretArn: UPSTASH_SECRET,
+      jwtIssuer: 'https://example.eu.auth0.com/',
+      jwtAudience: 'https://api.example.com',
+      jwtNotifyAudience: 'https://notify.example.com',
+    });
+    try {
+      const authorizers = Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Authorizer'));
+      const audienceOf = (name: string) => authorizers.find((a) => a.Properties.Name === name)!.Properties.JwtConfiguration.Audience;
+      expect(audienceOf('NotifyAuthorizer')).toEqual(['https://notify.example.com']);
+      expect(audienceOf('JwtAuthorizer')).toEqual(['https://api.example.com']);
+      Annotations.fromStack(s.stack).hasNoWarning('*', Match.stringLikeRegexp('POST /notifications admits any token'));
     } finally {
       rmSync(s.outdir, { recursive: true, force: true });
     }

@@ -160,7 +160,7 @@ describe('delivery', () => {
     expect((await mallory.get(`/channels/${encodeURIComponent(`room:${roomId}`)}/messages`)).status).toBe(403);
     expect((await bob.get('/channels/user%3Abob/messages')).body).toEqual({ messages: [], nextAfterSeq: null });
     expect((await bob.get('/channels/user%3Aalice/messages')).status).toBe(403);
-    expect((await bob.get('/channels/document%3Ad_1/messages')).status).toBe(403);
+    expect((await bob.get('/channels/document%3Ad_1/messages')).status).toBe(404);
     expect((await bob.get('/channels/lobby%3Ax/messages')).status).toBe(400);
     expect((await bob.get(`/channels/${encodeURIComponent(`room:${roomId}`)}/messages?limit=500`)).status).toBe(400);
   });
