@@ -8,7 +8,8 @@
  *   per document on top (protocol/awareness.ts).
  * - In: an update is applied only when its client ids are not claimed by
  *   another user (first user seen with a client id owns it) and the remote
- *   client count stays bounded.
+ *   states stay bounded (in all, and per user). Removals (null states) of
+ *   clients we hold no state for are skipped: they would only grow memory.
  * - Newcomers: for a short while after (re)subscribing, signals carry
  *   `ask: true`; whoever receives one re-sends their own state, so a new tab
  *   sees everyone's cursor at once instead of at their next renewal.
@@ -21,6 +22,8 @@ import { fromBase64, toBase64 } from './base64.js';
 
 /** Remote awareness clients one document keeps; updates introducing more are ignored (the relay's presence event limit). */
 export const MAX_REMOTE_AWARENESS_CLIENTS = 500;
+/** Remote awareness clients one user may hold on a document (tabs and devices); updates introducing more are ignored. */
+export const MAX_AWARENESS_CLIENTS_PER_USER = 16;
 /** How long after (re)subscribing outgoing signals ask the others to re-send theirs. */
 export const ASK_WINDOW_MS = 1000;
 /** Longest `update` text accepted in an incoming signal (the relay caps signals at 4 KiB). */
@@ -33,7 +36,7 @@ export interface AwarenessSyncHost {
 }
 
 export class AwarenessSync {
-  /** Remote client id → the user who sent it first. */
+  /** Remote client id → the user who sent its state first (only ids with a state, or until the next sweep). */
   private readonly owners = new Map<number, string>();
   private askUntil = 0;
   private readonly sweeper: ReturnType<typeof setInterval>;
@@ -72,32 +75,49 @@ export class AwarenessSync {
       return;
     }
     let bytes: Uint8Array;
-    let clients: number[];
+    let entries: AwarenessEntry[];
     try {
       bytes = fromBase64(update);
-      clients = clientIdsOf(bytes);
+      entries = awarenessEntriesOf(bytes);
     } catch (error) {
       this.host.onError(`an awareness update that does not decode was ignored: ${(error as Error).message}`, { userId });
       return;
     }
     const me = this.awareness.clientID;
-    let fresh = 0;
-    for (const id of clients) {
+    for (const { id } of entries) {
       const owner = this.owners.get(id);
       if (id === me || (owner !== undefined && owner !== userId)) {
         this.host.onError('an awareness update for a client of another user was ignored', { userId, clientId: id });
         return;
       }
-      if (owner === undefined) fresh++;
     }
-    if (this.owners.size + fresh > MAX_REMOTE_AWARENESS_CLIENTS) return;
-    for (const id of clients) this.owners.set(id, userId);
-    try {
-      applyAwarenessUpdate(this.awareness, bytes, this);
-    } catch (error) {
-      this.host.onError(`an awareness update could not be applied: ${(error as Error).message}`, { userId });
+    // A removal of a client we hold no state for changes nothing we show.
+    const kept = entries.filter(({ id, removal }) => !removal || this.awareness.states.has(id));
+    const fresh = kept.filter(({ id, removal }) => !removal && !this.awareness.states.has(id)).length;
+    if (fresh > 0 && !this.roomFor(userId, fresh)) return;
+    if (kept.length > 0) {
+      try {
+        applyAwarenessUpdate(this.awareness, kept.length === entries.length ? bytes : joinEntries(bytes, kept), this);
+      } catch (error) {
+        this.host.onError(`an awareness update could not be applied: ${(error as Error).message}`, { userId });
+      }
+      for (const { id } of kept) if (this.awareness.states.has(id)) this.owners.set(id, userId);
     }
     if (ask === true) this.announce();
+  }
+
+  /** Whether `fresh` more remote states fit, in all and for `userId`. */
+  private roomFor(userId: string, fresh: number): boolean {
+    const me = this.awareness.clientID;
+    const remote = this.awareness.states.size - (this.awareness.states.has(me) ? 1 : 0);
+    if (remote + fresh > MAX_REMOTE_AWARENESS_CLIENTS) return false;
+    let theirs = 0;
+    for (const [id, owner] of this.owners) if (owner === userId && this.awareness.states.has(id)) theirs++;
+    if (theirs + fresh > MAX_AWARENESS_CLIENTS_PER_USER) {
+      this.host.onError(`an awareness update was ignored: a user holds at most ${MAX_AWARENESS_CLIENTS_PER_USER} awareness clients`, { userId });
+      return false;
+    }
+    return true;
   }
 
   /** The user's last connection left the channel: their cursors go now. */
@@ -151,15 +171,31 @@ export class AwarenessSync {
       }
     }
     if (stale.length > 0) removeAwarenessStates(this.awareness, stale, this);
+    // Ids without a state: their owner entries are orphans, and their clocks (kept by y-protocols
+    // forever) matter only against a late replay, which a timeout makes moot.
+    for (const id of this.owners.keys()) if (!this.awareness.states.has(id)) this.owners.delete(id);
+    for (const [id, meta] of this.awareness.meta) {
+      if (id !== this.awareness.clientID && !this.awareness.states.has(id) && now - meta.lastUpdated >= this.timeoutMs) this.awareness.meta.delete(id);
+    }
   }
 }
 
+/** One client's entry in an awareness update: its id, whether it removes the client (state `null`), and where its bytes are. */
+export interface AwarenessEntry {
+  id: number;
+  removal: boolean;
+  start: number;
+  end: number;
+}
+
+const NULL_STATE = [0x6e, 0x75, 0x6c, 0x6c]; // the JSON text `null`
+
 /**
- * The client ids in an awareness update (lib0 encoding: a varuint count, then
+ * The entries of an awareness update (lib0 encoding: a varuint count, then
  * per client a varuint id, a varuint clock and a varstring state). Throws when
  * the bytes are not one.
  */
-export function clientIdsOf(bytes: Uint8Array): number[] {
+export function awarenessEntriesOf(bytes: Uint8Array): AwarenessEntry[] {
   let pos = 0;
   const varUint = (): number => {
     let value = 0;
@@ -175,14 +211,37 @@ export function clientIdsOf(bytes: Uint8Array): number[] {
   };
   const count = varUint();
   if (count > MAX_REMOTE_AWARENESS_CLIENTS) throw new RangeError(`${count} clients in one update`);
-  const ids: number[] = [];
+  const entries: AwarenessEntry[] = [];
   for (let i = 0; i < count; i++) {
-    ids.push(varUint());
+    const start = pos;
+    const id = varUint();
     varUint(); // clock
     const length = varUint();
     if (pos + length > bytes.length) throw new RangeError('truncated');
+    const removal = length === NULL_STATE.length && NULL_STATE.every((byte, k) => bytes[pos + k] === byte);
     pos += length;
+    entries.push({ id, removal, start, end: pos });
   }
   if (pos !== bytes.length) throw new RangeError('trailing bytes');
-  return ids;
+  return entries;
+}
+
+/** An awareness update holding only `entries` of `bytes`. */
+function joinEntries(bytes: Uint8Array, entries: AwarenessEntry[]): Uint8Array {
+  const count: number[] = [];
+  for (let n = entries.length; ; n = Math.floor(n / 128)) {
+    if (n < 128) {
+      count.push(n);
+      break;
+    }
+    count.push((n & 0x7f) | 0x80);
+  }
+  const out = new Uint8Array(count.length + entries.reduce((sum, e) => sum + e.end - e.start, 0));
+  out.set(count, 0);
+  let at = count.length;
+  for (const { start, end } of entries) {
+    out.set(bytes.subarray(start, end), at);
+    at += end - start;
+  }
+  return out;
 }

@@ -11,7 +11,7 @@
  * client lacks, and the handle posts what the API lacks.
  *
  *   loading ──state applied, subscribed──▶ live ⇄ offline (connection lost; edits kept)
- *      └──────────── no access (403/404, revoked) ──▶ failed        close() ──▶ closed
+ *      └── no access (403/404, revoked), or local changes that cannot be saved ──▶ failed        close() ──▶ closed
  */
 import * as Y from 'yjs';
 import { Awareness, removeAwarenessStates } from 'y-protocols/awareness';
@@ -21,12 +21,16 @@ import { Backoff } from './backoff.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { Emitter } from './emitter.js';
 import { TownsquareError } from './errors.js';
+import { lacksDeletions, lacksStructs, type DeleteSet } from './document-diff.js';
 import type { DocumentStateResponse } from './document-types.js';
 import { isRetryableSendError } from './send-queue.js';
 import type { Subscription } from './subscription.js';
 import type { Townsquare } from './townsquare.js';
 import type { Message, StateChange } from './types.js';
 import { DEFAULT_DEBOUNCE_MS, DEFAULT_MAX_WAIT_MS, MAX_UPDATE_BYTES, UpdateBatcher, type PostFailure } from './update-batcher.js';
+
+/** The code of the error `flush()` and `whenLive()` reject with once local changes could not be saved. */
+export const NOT_SAVED = 'not_saved';
 
 /** The entry event of an update on `document:{docId}` (DOCUMENT_UPDATE_EVENT in protocol/documents.ts). */
 export const DOCUMENT_UPDATE_EVENT = 'document.update';
@@ -38,7 +42,11 @@ const ECHO_MEMORY = 256;
 export type DocumentState = 'loading' | 'live' | 'offline' | 'failed' | 'closed';
 
 export interface DocumentErrorEvent {
-  /** `load` / `sync`: reading the state failed (retried); `save`: an update post failed; `update`: a live update did not apply; `awareness`; `access`: no access any more. */
+  /**
+   * `load` / `sync`: reading the state failed (retried); `save`: an update post failed (retried), or
+   * local changes could not be saved (`context.fatal`: the handle fails); `update`: a live update did
+   * not apply; `awareness`; `access`: no access any more.
+   */
   kind: 'load' | 'sync' | 'save' | 'update' | 'awareness' | 'access';
   message: string;
   context?: Record<string, unknown>;
@@ -92,6 +100,8 @@ export class DocumentHandle {
   private syncAgain = false;
   private readonly sentIds: string[] = [];
   private liveWaiters: Array<{ resolve(): void; reject(error: Error): void }> = [];
+  /** Why the handle failed (what `flush` and `whenLive` reject with). */
+  private failure: TownsquareError | null = null;
 
   /** @internal Use `openDocument(ts, docId)`. */
   constructor(
@@ -118,7 +128,11 @@ export class DocumentHandle {
       retryAfterMs: (error) => (error instanceof TownsquareError ? error.retryAfterMs : undefined),
       onError: (error, { clientUpdateId, outcome }) =>
         this.report('save', `posting an update ${outcome === 'retry' ? 'failed (retried)' : outcome === 'too_large' ? 'is too large' : 'was refused'}: ${(error as Error).message}`, { clientUpdateId, outcome }, error),
-      onStop: (error) => this.fail(`no access: ${(error as Error).message}`),
+      onStop: (error, reason) =>
+        reason === 'no_access'
+          ? this.fail(`no access: ${(error as Error).message}`)
+          : // Yjs applies this tab's changes only in order: none made from here on can be stored either.
+            this.fail(`local changes could not be saved (${(error as Error).message}); this and every later edit stay unsaved: reopen the document`, 'save', NOT_SAVED),
     });
 
     const onUpdate = (update: Uint8Array, origin: unknown) => {
@@ -173,6 +187,7 @@ export class DocumentHandle {
   /** Resolves when the document is live (its state loaded and the subscription caught up); rejects if it fails or closes first. */
   whenLive(): Promise<void> {
     if (this.state === 'live') return Promise.resolve();
+    if (this.state === 'failed' && this.failure) return Promise.reject(this.failure);
     if (this.state === 'failed' || this.state === 'closed') return Promise.reject(new TownsquareError('closed', `the document is ${this.state}`));
     return new Promise((resolve, reject) => this.liveWaiters.push({ resolve, reject }));
   }
@@ -221,7 +236,7 @@ export class DocumentHandle {
     }
     if (this.isOver()) return;
     this.retry.reset();
-    this.applyState(response);
+    this.applyState(response, true);
     this.attachSubscription(response.seq);
   }
 
@@ -232,15 +247,34 @@ export class DocumentHandle {
     return this.ts.documents.getState(this.docId, stateVector ? { stateVector } : {});
   }
 
-  private applyState(response: DocumentStateResponse): void {
+  /**
+   * Applies a state read, then posts what the API lacks: inserts beyond its state vector or
+   * deletions outside its delete set (a doc of your own restored with offline edits, edits lost
+   * in transit). Duplicates are harmless to Yjs. On the first read it is posted even with changes
+   * pending (they do not hold what the doc had before the handle); on a later re-sync, pending
+   * changes are what the API lacks and are on their way.
+   */
+  private applyState(response: DocumentStateResponse, first = false): void {
     this.title = response.title;
-    this.applyRemote(fromBase64(response.update), { source: 'state', seq: response.seq });
-    // What the API lacks (edits made before the state arrived, or lost in transit): post it.
-    const serverVector = Y.decodeStateVector(fromBase64(response.stateVector));
-    // With changes pending, those are what it lacks, and they are on their way.
-    if (this.batcher.unsaved === 0 && lacksStructs(serverVector, Y.decodeStateVector(Y.encodeStateVector(this.doc)))) {
-      this.batcher.add(Y.encodeStateAsUpdate(this.doc, fromBase64(response.stateVector)));
+    const update = fromBase64(response.update);
+    this.applyRemote(update, { source: 'state', seq: response.seq });
+    const serverVector = fromBase64(response.stateVector);
+    if ((first || this.batcher.unsaved === 0) && this.serverLacks(serverVector, update)) {
+      this.batcher.add(Y.encodeStateAsUpdate(this.doc, serverVector));
     }
+  }
+
+  /** Whether the doc holds structs or deletions the API's state (its vector, and the delete set its answer carries) lacks. */
+  private serverLacks(serverVector: Uint8Array, serverUpdate: Uint8Array): boolean {
+    if (lacksStructs(Y.decodeStateVector(serverVector), Y.decodeStateVector(Y.encodeStateVector(this.doc)))) return true;
+    let serverDeletes: DeleteSet;
+    try {
+      // A state answer carries the API's whole delete set (a diff drops structs the doc has, never deletions).
+      serverDeletes = Y.decodeUpdate(serverUpdate).ds;
+    } catch {
+      return true; // unreadable (reported by applyRemote): post, a duplicate costs nothing
+    }
+    return lacksDeletions(serverDeletes, Y.createDeleteSetFromStructStore(this.doc.store));
   }
 
   /** Exchanges what either side lacks by state vector; one at a time, repeated when asked meanwhile. */
@@ -367,10 +401,11 @@ export class DocumentHandle {
   }
 
   // ── State ──
-  private fail(reason: string): void {
+  private fail(reason: string, kind: 'access' | 'save' = 'access', code = 'forbidden'): void {
     if (this.isOver()) return;
-    this.report('access', `${this.channel}: ${reason}`, { docId: this.docId, reason });
-    this.batcher.stop(new TownsquareError('forbidden', reason));
+    this.report(kind, `${this.channel}: ${reason}`, { docId: this.docId, reason, ...(kind === 'save' && { fatal: true, unsaved: this.batcher.unsaved }) });
+    this.failure = new TownsquareError(code, reason);
+    this.batcher.stop(this.failure);
     this.setState('failed', reason);
     this.detachSubscription();
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -388,7 +423,7 @@ export class DocumentHandle {
     this.state = state;
     this.events.emit('state', { state, previous, ...(reason !== undefined && { reason }) });
     if (state === 'live') for (const w of this.liveWaiters.splice(0)) w.resolve();
-    else if (state === 'failed' || state === 'closed') for (const w of this.liveWaiters.splice(0)) w.reject(new TownsquareError(state === 'failed' ? 'forbidden' : 'closed', reason ?? `the document is ${state}`));
+    else if (state === 'failed' || state === 'closed') for (const w of this.liveWaiters.splice(0)) w.reject((state === 'failed' && this.failure) || new TownsquareError(state, reason ?? `the document is ${state}`));
   }
 
   private report(kind: DocumentErrorEvent['kind'], message: string, context?: Record<string, unknown>, error?: unknown): void {
@@ -405,12 +440,6 @@ function classifyPostFailure(error: unknown): PostFailure {
   if (isAccessError(error)) return 'stop';
   if (isRetryableSendError(error)) return 'retry';
   // 400 / 413: this batch can never be stored (the local doc keeps it); anything else may pass later.
-  if (error instanceof TownsquareError && (error.status === 400 || error.status === 413)) return 'drop';
+  if (error instanceof TownsquareError && (error.status === 400 || error.status === 413)) return 'refused';
   return 'retry';
-}
-
-/** Whether `server` lacks structs `local` has (deletions carry no clock; pending updates cover them). */
-function lacksStructs(server: Map<number, number>, local: Map<number, number>): boolean {
-  for (const [client, clock] of local) if ((server.get(client) ?? 0) < clock) return true;
-  return false;
 }

@@ -15,10 +15,10 @@ import { ID_PATTERN } from '../../protocol/channels.js';
 import { DocumentHandle, type OpenDocumentOptions } from './document.js';
 import type { Townsquare } from './townsquare.js';
 
-export { DocumentHandle, DOCUMENT_UPDATE_EVENT, MAX_STATE_VECTOR_BYTES } from './document.js';
+export { DocumentHandle, DOCUMENT_UPDATE_EVENT, MAX_STATE_VECTOR_BYTES, NOT_SAVED } from './document.js';
 export type { DocumentErrorEvent, DocumentEvents, DocumentState, OpenDocumentOptions } from './document.js';
 export { DEFAULT_DEBOUNCE_MS, DEFAULT_MAX_WAIT_MS, MAX_UPDATE_BYTES } from './update-batcher.js';
-export { ASK_WINDOW_MS, MAX_REMOTE_AWARENESS_CLIENTS } from './awareness-sync.js';
+export { ASK_WINDOW_MS, MAX_AWARENESS_CLIENTS_PER_USER, MAX_REMOTE_AWARENESS_CLIENTS } from './awareness-sync.js';
 export { AWARENESS_COALESCE_MS, AWARENESS_EVENT, AWARENESS_TIMEOUT_MS } from '../../protocol/awareness.js';
 export { fromBase64, toBase64 } from './base64.js';
 

@@ -7,6 +7,11 @@
  * the next one. Offline, updates pile up here (merged as they grow) and go out
  * when the network is back.
  *
+ * A batch that can never be stored (over the size limit, refused as
+ * malformed) stops the batcher for good: Yjs applies a client's changes only
+ * in clock order, so nothing this tab changes after it could be applied by
+ * anyone either. It is never counted as saved.
+ *
  *   add ──▶ pending ──(debounceMs after the last add, at most maxWaitMs after the first)──▶ in flight ──▶ acknowledged
  */
 import { mergeUpdates } from 'yjs';
@@ -22,22 +27,28 @@ export const MAX_UPDATE_BYTES = 96 * 1024;
 /** Pending entries beyond which they are merged into as few as fit (a long offline session stays small). */
 const COMPACT_AT = 256;
 
-/** What to do after a failed post. */
-export type PostFailure = 'retry' | 'drop' | 'stop';
+/** What to do after a failed post: the same post later, or give up for good (`refused`: this batch can never be stored; `stop`: nothing can be, no access). */
+export type PostFailure = 'retry' | 'refused' | 'stop';
+/** Why the batcher stopped itself. */
+export type StopReason = 'unsaveable' | 'no_access';
 
 export interface BatcherOptions {
   debounceMs: number;
   maxWaitMs: number;
   maxBytes: number;
   post(update: Uint8Array, clientUpdateId: string): Promise<void>;
-  /** `retry`: the same post later; `drop`: this batch can never be stored; `stop`: nothing more can be (no access). */
   classify(error: unknown): PostFailure;
   /** Every failure (retried or not) and every batch given up. */
   onError(error: unknown, context: { clientUpdateId: string; outcome: PostFailure | 'too_large' }): void;
   /** A batch was stored. */
   onSaved?(): void;
-  /** Called with the error after `stop`: the owner decides what it means. */
-  onStop(error: unknown): void;
+  /**
+   * The batcher gives up for good: a batch can never be stored (`unsaveable`:
+   * refused, or over the limit; it and every later change stay unsaved) or
+   * nothing can (`no_access`). Called before it stops, so the owner may stop it
+   * with its own reason (what waiting `flush`es reject with).
+   */
+  onStop(error: unknown, reason: StopReason): void;
   /** The server's retry hint (429, 503): waited instead of the backoff. */
   retryAfterMs?(error: unknown): number | undefined;
 }
@@ -63,7 +74,7 @@ export class UpdateBatcher {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private wake: (() => void) | null = null;
   private readonly backoff = new Backoff({ minDelayMs: 250, maxDelayMs: 10_000 });
-  /** Local changes added / settled (acknowledged, or given up), counted alike so `flush` can wait for a point. */
+  /** Local changes added / acknowledged, counted alike so `flush` can wait for a point. */
   private added = 0;
   private settled = 0;
   private waiters: Waiter[] = [];
@@ -137,14 +148,13 @@ export class UpdateBatcher {
     this.inFlight = { clientUpdateId, weight: batch.weight };
     try {
       if (batch.update.length > this.options.maxBytes) {
-        // One local transaction larger than the API takes (a huge paste): it stays in the local doc only.
-        this.options.onError(new RangeError(`a local change of ${batch.update.length} bytes is over the ${this.options.maxBytes}-byte update limit; it is not saved`), {
-          clientUpdateId,
-          outcome: 'too_large',
-        });
-      } else if (!(await this.postWithRetry(batch.update, clientUpdateId))) {
+        // One local transaction larger than the API takes (a huge paste): it stays in the local doc only, and so does all that follows.
+        const error = new RangeError(`a local change of ${batch.update.length} bytes is over the ${this.options.maxBytes}-byte update limit; it is not saved`);
+        this.options.onError(error, { clientUpdateId, outcome: 'too_large' });
+        this.giveUp(error, 'unsaveable');
         return;
       }
+      if (!(await this.postWithRetry(batch.update, clientUpdateId))) return;
       this.backoff.reset();
       this.settle(batch.weight);
       this.options.onSaved?.();
@@ -154,7 +164,7 @@ export class UpdateBatcher {
     this.schedule();
   }
 
-  /** True when the batch is settled (stored, or dropped for good); false after `stop`. */
+  /** True when the batch is stored; false when the batcher stopped. */
   private async postWithRetry(update: Uint8Array, clientUpdateId: string): Promise<boolean> {
     for (;;) {
       if (this.stopped) return false;
@@ -166,9 +176,8 @@ export class UpdateBatcher {
         if (this.stopped) return false;
         const outcome = this.options.classify(error);
         this.options.onError(error, { clientUpdateId, outcome });
-        if (outcome === 'drop') return true;
-        if (outcome === 'stop') {
-          this.options.onStop(error);
+        if (outcome !== 'retry') {
+          this.giveUp(error, outcome === 'stop' ? 'no_access' : 'unsaveable');
           return false;
         }
         const delay = this.backoff.next();
@@ -225,6 +234,11 @@ export class UpdateBatcher {
     }
     close();
     this.pending = out;
+  }
+
+  private giveUp(error: unknown, reason: StopReason): void {
+    this.options.onStop(error, reason);
+    this.stop(error instanceof Error ? error : new Error(String(error)));
   }
 
   private settle(weight: number): void {

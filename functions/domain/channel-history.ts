@@ -44,7 +44,9 @@ export async function listChannelMessages(
   const parsed = parseChannel(input.channel);
   if (!parsed) throw badRequest('path.channel: must be room:{roomId}, user:{userId} or document:{docId} (URL-encoded)');
   await requireChannelAccess(deps.rooms, input.userId, parsed, deps.documents);
-  const page = await read(deps, input.channel, input.afterSeq, input.limit);
+  // Documents never expire (document-compaction.ts): chat retention must not truncate their history.
+  const logDeps = parsed.kind === 'document' ? { ...deps, retentionMs: undefined } : deps;
+  const page = await read(logDeps, input.channel, input.afterSeq, input.limit);
   return {
     messages: page.entries.map(({ seq, id, event, data, ts }) => ({ seq, id, event, data, ts })),
     nextAfterSeq: page.nextAfterSeq,

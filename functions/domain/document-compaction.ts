@@ -20,10 +20,15 @@
  *   later sees one below S, and since log entries are never deleted, state read
  *   later always contains state read earlier.
  * - A snapshot too large for an item (INLINE_SNAPSHOT_MAX_BYTES) goes to S3
- *   first, under a key of its own per (docId, seq), then the pointer. An object
- *   is never overwritten; a pointer never names an object not yet written.
- *   Objects below the current pointer are deleted after it moves (a reader that
- *   read the old pointer and finds its object gone reads the pointer again).
+ *   first, under a key of its own per compaction attempt (seq + a random
+ *   suffix: two compactions reaching the same seq never share a key), then the
+ *   pointer. An object is never overwritten; a pointer never names an object
+ *   not yet written. A key is deleted only when the live pointer cannot name
+ *   it: our own after our pointer write was refused, or keys below the seq of a
+ *   pointer we wrote (a reader that read the old pointer and finds its object
+ *   gone reads the pointer again). Should the object the live pointer names be
+ *   missing anyway, readers rebuild the state from the whole log (its entries
+ *   are never deleted) instead of failing, and the next compaction replaces it.
  *
  * Compacted entries stay in the log: they are what a client that knows seq N
  * catches up with (`GET /channels/document%3A{docId}/messages?afterSeq=N`),
@@ -37,6 +42,7 @@
  * deadline. If it fails or has no time, the log simply stays longer until the
  * next due append; nothing depends on a compaction finishing.
  */
+import { randomBytes } from 'node:crypto';
 import { documentChannel } from '../../protocol/index.js';
 import { DOCUMENT_UPDATE_EVENT, type DocumentUpdateEntry } from '../../protocol/documents.js';
 import { GAP_EVENT, read, type ChannelLogDeps } from './channel-log.js';
@@ -61,7 +67,12 @@ export interface DocumentStateDeps extends Pick<ChannelLogDeps, 'channels' | 'no
   snapshots: SnapshotObjects;
   /** @default INLINE_SNAPSHOT_MAX_BYTES */
   inlineSnapshotMaxBytes?: number;
+  /** Told when a read had to work around damage (the state is still served): for the logs. */
+  onStateProblem?: (docId: string, problem: StateProblem) => void;
 }
+
+/** Damage a read worked around: a lost snapshot object (rebuilt from the log), or stored updates Yjs could not apply (left out). */
+export type StateProblem = { kind: 'snapshot_missing'; seq: number; objectKey: string } | { kind: 'bad_updates'; seqs: number[]; error: unknown };
 
 export interface LoadedState {
   /** snapshot + log tail, merged into one Yjs update. */
@@ -73,40 +84,56 @@ export interface LoadedState {
   /** Entries read after the snapshot (tombstones included), and their updates' total size in bytes. */
   tailEntries: number;
   tailBytes: number;
+  /** Seqs of stored updates that Yjs refused to apply, left out of `state` (see mergeState). */
+  badSeqs: number[];
   /** Present when the read stopped before a seq still being written: it is not in `state`. */
   retryAfterMs?: number;
 }
 
-/** S3 key of the snapshot of `docId` at `seq`: one object per (document, seq), never overwritten. */
-export const snapshotKey = (docId: string, seq: number): string => `${snapshotPrefix(docId)}${String(seq).padStart(12, '0')}`;
+/** S3 key of one compaction attempt's snapshot of `docId` at `seq`: unique per attempt, never overwritten. */
+export const snapshotKey = (docId: string, seq: number): string =>
+  `${snapshotPrefix(docId)}${String(seq).padStart(12, '0')}-${randomBytes(8).toString('hex')}`;
 export const snapshotPrefix = (docId: string): string => `snapshots/${docId}/`;
-const seqOfKey = (key: string): number => Number(key.slice(key.lastIndexOf('/') + 1));
+/** The seq a key was written at (NaN for a key this module did not write, which is then never deleted). */
+const seqOfKey = (key: string): number => Number(/^(\d{12})(?:-[0-9a-f]+)?$/.exec(key.slice(key.lastIndexOf('/') + 1))?.[1]);
 
 /** Whether the append that got `seq` for an update of `updateBytes` should compact. */
 export const compactionDue = (seq: number, updateBytes: number): boolean =>
   seq % COMPACT_EVERY_UPDATES === 0 || updateBytes >= COMPACT_LARGE_UPDATE_BYTES;
 
-/** The snapshot pointer and its bytes, read consistently (see SNAPSHOT_READ_ATTEMPTS). */
+/**
+ * The snapshot pointer and its bytes, read consistently (see SNAPSHOT_READ_ATTEMPTS).
+ * `bytes` null with a pointer: its object is gone though no newer pointer
+ * replaced it; the caller rebuilds from the log.
+ */
 async function readSnapshot(deps: DocumentStateDeps, docId: string): Promise<{ pointer: SnapshotPointer | null; bytes: Uint8Array | null }> {
+  let pointer = await deps.documents.getSnapshot(docId);
   for (let attempt = 0; attempt < SNAPSHOT_READ_ATTEMPTS; attempt++) {
-    const pointer = await deps.documents.getSnapshot(docId);
     if (!pointer) return { pointer: null, bytes: null };
     if (pointer.data) return { pointer, bytes: pointer.data };
     const bytes = await deps.snapshots.get(pointer.objectKey!);
     if (bytes) return { pointer, bytes };
-    // The object was deleted: a newer snapshot replaced it after we read the pointer.
+    // Gone: either a newer snapshot replaced it after we read the pointer (read it again),
+    // or the live pointer names a lost object (the same pointer again: rebuild from the log).
+    const again = await deps.documents.getSnapshot(docId);
+    if (again?.objectKey === pointer.objectKey && again?.seq === pointer.seq) break;
+    pointer = again;
   }
-  throw new Error(`snapshot of document ${docId} kept moving while it was read; retry`);
+  if (pointer) deps.onStateProblem?.(docId, { kind: 'snapshot_missing', seq: pointer.seq, objectKey: pointer.objectKey! });
+  return { pointer, bytes: null };
 }
 
 /** The document's current state: the snapshot, then every entry after it that the log can account for. */
 export async function loadState(deps: DocumentStateDeps, docId: string): Promise<LoadedState> {
   const { pointer, bytes } = await readSnapshot(deps, docId);
+  const rebuilt = pointer !== null && bytes === null;
   // No retention here: document entries never expire, and a hole must become a tombstone, never "expired".
   const logDeps = { channels: deps.channels, now: deps.now, gapHealAfterMs: deps.gapHealAfterMs };
   const channel = documentChannel(docId);
   const updates: Uint8Array[] = [];
-  let seq = pointer?.seq ?? 0;
+  const updateSeqs: number[] = [];
+  // Rebuilding (the snapshot's object is lost): from seq 0, since log entries are never deleted.
+  let seq = rebuilt ? 0 : (pointer?.seq ?? 0);
   let tailEntries = 0;
   let tailBytes = 0;
   let retryAfterMs: number | undefined;
@@ -119,17 +146,26 @@ export async function loadState(deps: DocumentStateDeps, docId: string): Promise
       const update = fromBase64((entry.data as DocumentUpdateEntry).update);
       tailBytes += update.length;
       updates.push(update);
+      updateSeqs.push(entry.seq);
     }
     if (page.retryAfterMs !== undefined) retryAfterMs = page.retryAfterMs;
     if (page.nextAfterSeq === null || page.retryAfterMs !== undefined || page.entries.length === 0) break;
     seq = page.nextAfterSeq;
   }
+  const badSeqs: number[] = [];
+  let firstError: unknown;
+  const state = mergeState(bytes, updates, (index, error) => {
+    badSeqs.push(updateSeqs[index]!);
+    firstError ??= error;
+  });
+  if (badSeqs.length > 0) deps.onStateProblem?.(docId, { kind: 'bad_updates', seqs: badSeqs, error: firstError });
   return {
-    state: mergeState(bytes, updates),
+    state,
     seq,
     snapshot: pointer,
     tailEntries,
     tailBytes,
+    badSeqs,
     ...(retryAfterMs !== undefined && { retryAfterMs }),
   };
 }
@@ -170,7 +206,9 @@ export async function compact(deps: DocumentStateDeps, docId: string): Promise<C
     await deps.snapshots.put(pointer.objectKey, loaded.state);
   }
   if (!(await deps.documents.putSnapshot(pointer))) {
-    // A snapshot at this seq or later is stored already: ours is not needed.
+    // A snapshot at this seq or later is stored already: ours is not needed. The key is
+    // this attempt's alone, so the live pointer cannot name it. (Only on a definite refusal:
+    // a write that threw may have stored the pointer, and its object must then stay.)
     if (pointer.objectKey) await deps.snapshots.delete([pointer.objectKey]).catch(() => {});
     return result(false, (await deps.documents.getSnapshot(docId))?.seq ?? loaded.seq);
   }

@@ -176,7 +176,7 @@ export interface DocumentStateView {
  * given the client's state vector, only what that client lacks.
  */
 export async function getDocumentState(
-  deps: Pick<DocumentDeps, 'rooms' | 'documents' | 'snapshots' | 'channels' | 'gapHealAfterMs' | 'inlineSnapshotMaxBytes' | 'now'>,
+  deps: Pick<DocumentDeps, 'rooms' | 'documents' | 'snapshots' | 'channels' | 'gapHealAfterMs' | 'inlineSnapshotMaxBytes' | 'now' | 'onStateProblem'>,
   input: { docId: string; userId: string; stateVector?: string },
 ): Promise<DocumentStateView> {
   const stateVector = input.stateVector === undefined ? undefined : checkStateVector(input.stateVector);
@@ -202,7 +202,7 @@ export interface PostUpdateResult {
 }
 
 /**
- * Appends one update. A malformed one is refused before anything is written;
+ * Appends one update from a collaborator (checked first). A malformed one is refused before anything is written;
  * a retry with the same clientUpdateId returns the stored entry. When the
  * append makes a compaction due, it runs before the answer, bounded by the
  * deadline (its failure is reported, never returned: the update is stored).
@@ -211,8 +211,9 @@ export async function postUpdate(
   deps: DocumentDeps,
   input: { docId: string; userId: string; update: string; clientUpdateId: string },
 ): Promise<PostUpdateResult> {
-  const bytes = checkUpdate(input.update);
+  // Access first: a stranger's body is not worth decoding (up to MAX_DOCUMENT_UPDATE_BYTES).
   await requireCollaborator(deps, input.userId, input.docId);
+  const bytes = checkUpdate(input.update);
   const data: DocumentUpdateEntry = { update: input.update, userId: input.userId, clientUpdateId: input.clientUpdateId };
   // No retention for documents: until compacted, the log is the document (document-compaction.ts).
   const { entry, created, published } = await append({ ...deps, retentionMs: undefined }, documentChannel(input.docId), {

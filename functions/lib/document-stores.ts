@@ -9,7 +9,7 @@ import { createDynamoClient } from '../../shared/dynamo-client.js';
 import { tables as tableDefinitions } from '../../shared/tables.js';
 import { DynamoDocumentStore } from '../adapters/dynamo-documents.js';
 import { createS3Client, S3SnapshotObjects } from '../adapters/s3-snapshots.js';
-import type { CompactionResult } from '../domain/document-compaction.js';
+import type { CompactionResult, StateProblem } from '../domain/document-compaction.js';
 import type { DocumentStore, SnapshotObjects } from '../domain/document-ports.js';
 import { MAX_DOCUMENTS_ADDED_BY_OTHERS, MAX_DOCUMENTS_PER_USER } from '../domain/documents.js';
 import { requireEnv } from './env.js';
@@ -23,6 +23,7 @@ export interface DocumentStores extends Stores {
   maxDocumentsPerUser: number;
   maxDocumentsAddedByOthers: number;
   onCompaction: (docId: string, outcome: CompactionResult | { error: unknown }) => void;
+  onStateProblem: (docId: string, problem: StateProblem) => void;
 }
 
 let stores: DocumentStores | undefined;
@@ -32,6 +33,12 @@ let stores: DocumentStores | undefined;
 function logCompaction(docId: string, outcome: CompactionResult | { error: unknown }): void {
   if ('error' in outcome) logger.warn('document compaction failed; the log stays longer until the next one', { docId, error: outcome.error as Error });
   else if (outcome.compacted) logger.info('document compacted', { docId, seq: outcome.seq, ...outcome.before, snapshotBytesAfter: outcome.snapshotBytes, storage: outcome.storage });
+}
+
+/** Damage a read worked around (the document is still served): an error log, so it is noticed. */
+function logStateProblem(docId: string, problem: StateProblem): void {
+  if (problem.kind === 'snapshot_missing') logger.error('document snapshot object missing; state rebuilt from the log', { docId, seq: problem.seq, objectKey: problem.objectKey });
+  else logger.error('stored document updates failed to apply and were left out', { docId, seqs: problem.seqs, count: problem.seqs.length, error: problem.error as Error });
 }
 
 /** The bucket's client, made on first use: only the routes that touch snapshots have the bucket (and its grants). */
@@ -60,5 +67,6 @@ export function getDocumentStores(env: NodeJS.ProcessEnv = process.env): Documen
     maxDocumentsPerUser: positiveInt(env, 'MAX_DOCUMENTS_PER_USER', MAX_DOCUMENTS_PER_USER),
     maxDocumentsAddedByOthers: positiveInt(env, 'MAX_DOCUMENTS_ADDED_BY_OTHERS', MAX_DOCUMENTS_ADDED_BY_OTHERS),
     onCompaction: logCompaction,
+    onStateProblem: logStateProblem,
   });
 }

@@ -67,14 +67,11 @@ export class DocumentSnapshots extends Construct {
         reason: 'Snapshot objects are keyed per (document, seq) as compaction writes them: the grant is the snapshots/ prefix of this one bucket, with only the actions the route makes.',
       });
     }
-    if (actions.includes('ListBucket')) {
-      grantee.grantPrincipal.addToPrincipalPolicy(
-        new PolicyStatement({
-          actions: ['s3:ListBucket'],
-          resources: [this.bucket.bucketArn],
-          conditions: { StringLike: { 's3:prefix': [`${SNAPSHOT_KEY_PREFIX}*`] } },
-        }),
-      );
+    // ListBucket also for every reader: without it S3 answers a missing key with 403 AccessDenied instead of
+    // 404 NoSuchKey, and a snapshot replaced by a newer compaction (or lost) must read as missing, not as an error.
+    // Unconditioned: a GetObject request carries no s3:prefix, and this bucket holds nothing but snapshots.
+    if (actions.includes('ListBucket') || actions.includes('GetObject')) {
+      grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }));
     }
   }
 }

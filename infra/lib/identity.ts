@@ -14,9 +14,10 @@
  * token is admitted however it is scoped), else the end users' audience, with a
  * synth warning: an end user who can ask the provider for that scope can notify.
  */
-import { Annotations, Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccountRecovery,
+  CfnUserPoolClient,
   FeaturePlan,
   OAuthScope,
   ResourceServerScope,
@@ -127,11 +128,11 @@ export class Identity extends Construct {
       accessTokenValidity: Duration.hours(1),
       preventUserExistenceErrors: true,
     });
-    // The token endpoint lives on the pool's domain; the prefix must be unique in the Region.
-    const domain = new UserPoolDomain(this, 'Domain', {
-      userPool: pool,
-      cognitoDomain: { domainPrefix: `${Stack.of(this).stackName.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 30)}-${Aws.ACCOUNT_ID}` },
-    });
+    // The token endpoint lives on the pool's domain; the prefix must be unique in the Region across all accounts.
+    const domain = new UserPoolDomain(this, 'Domain', { userPool: pool, cognitoDomain: { domainPrefix: cognitoDomainPrefix(Stack.of(this).stackName) } });
+    // No sign-in flows at all (an empty authFlows writes none, and Cognito then allows SRP, refresh and custom
+    // auth by default): this client only ever uses the client-credentials grant.
+    (notifyClient.node.defaultChild as CfnUserPoolClient).explicitAuthFlows = ['ALLOW_REFRESH_TOKEN_AUTH'];
     this.notifyClient = notifyClient;
     this.tokenEndpoint = `${domain.baseUrl()}/oauth2/token`;
 
@@ -142,4 +143,20 @@ export class Identity extends Construct {
     this.jwksUrl = `${this.issuer}/.well-known/jwks.json`;
     this.notify = { scope: `${NOTIFY_RESOURCE_SERVER}/${NOTIFY_SCOPE_NAME}`, audiences: [client.userPoolClientId, notifyClient.userPoolClientId] };
   }
+}
+
+/**
+ * A Cognito domain prefix for the stack: its name (lower case, without the words Cognito
+ * refuses in a prefix: aws, amazon, cognito) and the first block of the stack's own UUID,
+ * so that two stacks never share one and no account id ends up in a public URL.
+ */
+export function cognitoDomainPrefix(stackName: string): string {
+  const name = stackName
+    .toLowerCase()
+    .replace(/aws|amazon|cognito/g, '')
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 30);
+  const stackUuidHead = Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
+  return `${name || 'townsquare'}-${stackUuidHead}`;
 }

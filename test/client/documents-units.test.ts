@@ -1,19 +1,22 @@
 /**
  * The document binding's parts, alone: base64, the update batcher (debounce,
- * max wait, retries with the same id, offline pile-up, size limit) over real
- * Yjs docs, awareness sync between two real y-protocols Awareness instances,
+ * max wait, retries with the same id, offline pile-up, size limit, giving up
+ * for good) over real Yjs docs, delete-set comparison, awareness sync between
+ * two real y-protocols Awareness instances (with its bounds),
  * and the public HTTP types against protocol/documents.ts.
  */
 import fc from 'fast-check';
 import * as Y from 'yjs';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { AwarenessSync, clientIdsOf } from '../../client/src/awareness-sync.js';
+import * as encoding from 'lib0/encoding';
+import { AwarenessSync, awarenessEntriesOf, MAX_AWARENESS_CLIENTS_PER_USER, MAX_REMOTE_AWARENESS_CLIENTS } from '../../client/src/awareness-sync.js';
 import { fromBase64, toBase64 } from '../../client/src/base64.js';
 import type * as Sdk from '../../client/src/index.js';
 import { TownsquareError } from '../../client/src/errors.js';
 import { MAX_UPDATE_BYTES, UpdateBatcher, type BatcherOptions, type PostFailure } from '../../client/src/update-batcher.js';
 import { MAX_STATE_VECTOR_BYTES } from '../../client/src/document.js';
+import { lacksDeletions } from '../../client/src/document-diff.js';
 import * as Docs from '../../protocol/documents.js';
 
 afterEach(() => {
@@ -57,7 +60,7 @@ function harness(options: Partial<BatcherOptions> = {}, fail?: (n: number) => un
     },
     classify: (error): PostFailure => {
       const status = (error as TownsquareError).status;
-      return status === 403 ? 'stop' : status === 400 ? 'drop' : 'retry';
+      return status === 403 ? 'stop' : status === 400 ? 'refused' : 'retry';
     },
     onError: (_e, c) => errors.push({ outcome: c.outcome }),
     onStop: () => {},
@@ -133,31 +136,69 @@ describe('UpdateBatcher', () => {
     expect(h.posts.length).toBeLessThan(40);
   });
 
-  it('drops a batch the API refuses as malformed, and stops for good on no access', async () => {
+  it('stops for good when the API refuses a batch as malformed, never counting it or a later change as saved', async () => {
     vi.useFakeTimers();
-    const refusal = harness({}, () => new TownsquareError('bad_request', 'no', 400));
+    const reasons: string[] = [];
+    let saved = 0;
+    const refusal = harness({ onStop: (_e, reason) => reasons.push(reason), onSaved: () => saved++ }, (n) => (n === 1 ? new TownsquareError('bad_request', 'no', 400) : undefined));
     refusal.local.getText('text').insert(0, 'x');
-    await expect(refusal.batcher.flush()).resolves.toBeUndefined();
-    expect(refusal.errors.map((e) => e.outcome)).toEqual(['drop']);
+    await expect(refusal.batcher.flush()).rejects.toMatchObject({ code: 'bad_request' });
+    expect(refusal.errors.map((e) => e.outcome)).toEqual(['refused']);
+    expect(reasons).toEqual(['unsaveable']);
+    refusal.local.getText('text').insert(1, 'y');
+    await vi.advanceTimersByTimeAsync(5000);
+    await expect(refusal.batcher.flush()).rejects.toMatchObject({ code: 'bad_request' });
+    expect(refusal.attemptsMade()).toBe(1);
+    expect(refusal.batcher.unsaved).toBe(1);
+    expect(saved).toBe(0);
 
     const stops: unknown[] = [];
     const denied = harness({ onStop: (e) => stops.push(e) }, () => new TownsquareError('forbidden', 'no', 403));
     denied.local.getText('text').insert(0, 'x');
-    const flushed = denied.batcher.flush();
+    const flushed = expect(denied.batcher.flush()).rejects.toMatchObject({ code: 'forbidden' });
     await vi.advanceTimersByTimeAsync(10);
     expect(stops).toHaveLength(1);
-    denied.batcher.stop(new TownsquareError('forbidden', 'no access'));
-    await expect(flushed).rejects.toMatchObject({ code: 'forbidden' });
+    await flushed;
     expect(denied.attemptsMade()).toBe(1);
   });
 
-  it('reports a single change over the limit instead of posting it', async () => {
+  it('a single change over the limit is never posted nor counted as saved, and stops the batcher with it', async () => {
     vi.useFakeTimers();
-    const h = harness({ maxBytes: 1000 });
-    h.local.getText('text').insert(0, 'x'.repeat(5000));
+    const reasons: string[] = [];
+    let saved = 0;
+    const h = harness({ maxBytes: 1000, onStop: (_e, reason) => reasons.push(reason), onSaved: () => saved++ });
+    h.local.getText('text').insert(0, 'ok');
     await h.batcher.flush();
-    expect(h.posts).toHaveLength(0);
+    h.local.getText('text').insert(0, 'x'.repeat(5000));
+    await expect(h.batcher.flush()).rejects.toThrow(/over the 1000-byte update limit/);
+    h.local.getText('text').insert(0, 'later');
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(h.posts).toHaveLength(1);
+    expect(h.server.getText('text').toString()).toBe('ok');
     expect(h.errors.map((e) => e.outcome)).toEqual(['too_large']);
+    expect(reasons).toEqual(['unsaveable']);
+    expect(saved).toBe(1);
+    expect(h.batcher.unsaved).toBe(1);
+  });
+});
+
+describe('lacksDeletions', () => {
+  it('finds a deletion the other delete set lacks, whole or partly, and none once it has them', () => {
+    const server = new Y.Doc();
+    server.getText('text').insert(0, 'hello world, hello moon');
+    const local = new Y.Doc();
+    Y.applyUpdate(local, Y.encodeStateAsUpdate(server));
+    const deletes = (doc: Y.Doc) => Y.createDeleteSetFromStructStore(doc.store);
+    expect(lacksDeletions(deletes(server), deletes(local))).toBe(false);
+    server.getText('text').delete(0, 3);
+    local.getText('text').delete(0, 6); // overlaps the server's deletion and goes beyond it
+    expect(lacksDeletions(deletes(server), deletes(local))).toBe(true);
+    expect(lacksDeletions(deletes(local), deletes(server))).toBe(false);
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(local));
+    Y.applyUpdate(local, Y.encodeStateAsUpdate(server));
+    expect(lacksDeletions(deletes(server), deletes(local))).toBe(false);
+    local.getText('text').delete(10, 2);
+    expect(lacksDeletions(deletes(server), deletes(local))).toBe(true);
   });
 });
 
@@ -213,6 +254,62 @@ describe('AwarenessSync', () => {
     forged.destroy();
   });
 
+  /** An awareness signal holding `[clientId, clock, state]` entries, encoded as y-protocols does. */
+  function awarenessSignal(entries: Array<[number, number, unknown]>): { update: string } {
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, entries.length);
+    for (const [id, clock, state] of entries) {
+      encoding.writeVarUint(encoder, id);
+      encoding.writeVarUint(encoder, clock);
+      encoding.writeVarString(encoder, JSON.stringify(state));
+    }
+    return { update: toBase64(encoding.toUint8Array(encoder)) };
+  }
+
+  it('removals of unknown client ids take no room: a flood of them does not lock out later collaborators', async () => {
+    vi.useFakeTimers();
+    const p = pair(1000);
+    // 600 null states for ids never seen (more than the whole limit), some in one update with a real removal.
+    for (let id = 1; id <= 600; id++) p.syncs[1].receive('mallory', awarenessSignal([[id, 5, null]]));
+    p.syncs[1].receive('mallory', awarenessSignal([[700, 1, { name: 'M' }]]));
+    expect(p.awareness[1].getStates().get(700)).toEqual({ name: 'M' });
+    p.syncs[1].receive('mallory', awarenessSignal([[701, 1, null], [700, 2, null], [702, 1, null]]));
+    expect(p.awareness[1].getStates().has(700)).toBe(false);
+    expect(p.syncs[1]['owners'].size).toBe(0);
+    expect(p.awareness[1].meta.size).toBeLessThanOrEqual(3);
+    p.awareness[0].setLocalStateField('name', 'Ann');
+    expect(p.awareness[1].getStates().get(p.awareness[0].clientID)).toEqual({ name: 'Ann' });
+    expect(p.syncs[1].userOf(p.awareness[0].clientID)).toBe('ann');
+    // An owner entry left without a state (an update applied nothing: an old clock) goes at the next sweep.
+    p.syncs[1].receive('mallory', awarenessSignal([[800, 1, { name: 'M' }]]));
+    p.awareness[1].meta.set(801, { clock: 9, lastUpdated: Date.now() });
+    p.syncs[1].receive('mallory', awarenessSignal([[801, 3, { name: 'old' }]]));
+    expect(p.awareness[1].getStates().has(801)).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(p.syncs[1].userOf(801)).toBeUndefined();
+    expect(p.syncs[1].userOf(800)).toBe('mallory');
+    p.syncs.forEach((s) => s.destroy());
+    p.awareness.forEach((a) => a.destroy());
+  });
+
+  it('caps the states one user holds, and the remote states in all', () => {
+    const p = pair();
+    const before = p.errors.length;
+    for (let id = 1; id <= MAX_AWARENESS_CLIENTS_PER_USER + 5; id++) p.syncs[1].receive('mallory', awarenessSignal([[id, 1, { n: id }]]));
+    const mallory = [...p.awareness[1].getStates().keys()].filter((id) => p.syncs[1].userOf(id) === 'mallory');
+    expect(mallory).toHaveLength(MAX_AWARENESS_CLIENTS_PER_USER);
+    expect(p.errors.length - before).toBe(5);
+    // Renewing a held state still works at the cap.
+    p.syncs[1].receive('mallory', awarenessSignal([[1, 2, { n: 'renewed' }]]));
+    expect(p.awareness[1].getStates().get(1)).toEqual({ n: 'renewed' });
+    // Many users, 10 states each: the total stops at the limit.
+    for (let u = 0; u < 60; u++) for (let k = 0; k < 10; k++) p.syncs[1].receive(`u${u}`, awarenessSignal([[10_000 + u * 10 + k, 1, { u }]]));
+    const remote = [...p.awareness[1].getStates().keys()].filter((id) => id !== p.awareness[1].clientID);
+    expect(remote).toHaveLength(MAX_REMOTE_AWARENESS_CLIENTS);
+    p.syncs.forEach((s) => s.destroy());
+    p.awareness.forEach((a) => a.destroy());
+  });
+
   it('never throws on whatever a signal carries, and applies nothing that does not decode', () => {
     const p = pair();
     const before = p.awareness[1].getStates().size;
@@ -266,12 +363,15 @@ describe('AwarenessSync', () => {
   it('reads the client ids of an awareness update, and refuses anything else without hanging', () => {
     const a = new Awareness(new Y.Doc());
     a.setLocalState({ x: 1 });
-    expect(clientIdsOf(encodeAwarenessUpdate(a, [a.clientID]))).toEqual([a.clientID]);
+    const bytes = encodeAwarenessUpdate(a, [a.clientID]);
+    expect(awarenessEntriesOf(bytes)).toEqual([{ id: a.clientID, removal: false, start: 1, end: bytes.length }]) // after the count;
+    a.setLocalState(null);
+    expect(awarenessEntriesOf(encodeAwarenessUpdate(a, [a.clientID])).map((e) => [e.id, e.removal])).toEqual([[a.clientID, true]]);
     a.destroy();
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
         try {
-          const ids = clientIdsOf(bytes);
+          const ids = awarenessEntriesOf(bytes).map((e) => e.id);
           expect(Array.isArray(ids)).toBe(true);
         } catch (error) {
           expect(error).toBeInstanceOf(RangeError);

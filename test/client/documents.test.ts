@@ -3,14 +3,15 @@
  * API with the real handlers, two relay processes): SDK clients on different
  * relays edit one document at once and converge; typing costs about one post
  * a second; a client that edits offline converges when it returns; a removed
- * collaborator's handle stops at once; awareness reaches the others and
- * expires. Figures are printed as `DOCUMENT_CASE {json}` lines.
+ * collaborator's handle stops at once; a change too large to save fails the
+ * handle instead of passing for saved; a restored doc's offline inserts and
+ * deletions reach the API; awareness reaches the others and expires. Figures are printed as `DOCUMENT_CASE {json}` lines.
  */
 import * as Y from 'yjs';
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
-import { openDocument } from '../../client/src/documents.js';
+import { MAX_UPDATE_BYTES, NOT_SAVED, openDocument } from '../../client/src/documents.js';
 import { randomEdit, seeded } from '../helpers/documents.js';
 import { startSilenceableProxy } from '../helpers/sdk-harness.js';
 import { countingFetch, createDocument, newClient, openAs, sleep, waitFor, type DocClient } from '../helpers/sdk-documents.js';
@@ -210,6 +211,85 @@ it("a removed collaborator's handle stops receiving at once and says so", async 
   const again = openDocument(b.ts, docId);
   await expect(again.whenLive()).rejects.toMatchObject({ code: 'forbidden' });
   expect(again.state).toBe('failed');
+}, 30_000);
+
+it('a change too large to save fails the handle: flush rejects, nothing claims it saved, and later edits are not posted', async () => {
+  const [ann, bob] = [fresh('ann'), fresh('bob')];
+  const docId = await createDocument(stack, ann, [bob]);
+  const a = await openAs(stack, ann, docId, { client: { relayUrls: [stack.relayUrls[0]!] } });
+  const b = await openAs(stack, bob, docId, { client: { relayUrls: [stack.relayUrls[1]!] } });
+  later(a);
+  later(b);
+  const saved: number[] = [];
+  a.handle.on('saved', ({ unsaved }) => saved.push(unsaved));
+  const text = a.handle.doc.getText('text');
+  text.insert(0, 'ok');
+  await a.handle.flush();
+  expect(saved).toEqual([0]);
+  await waitFor(() => b.text() === 'ok', 5000, 'bob to see the first edit');
+
+  text.insert(2, 'x'.repeat(MAX_UPDATE_BYTES + 1000)); // one transaction over the API's limit
+  await expect(a.handle.flush()).rejects.toMatchObject({ code: NOT_SAVED });
+  expect(a.handle.state).toBe('failed');
+  expect(a.errors.some((e) => e.kind === 'save' && e.context?.fatal === true && /could not be saved/.test(e.message))).toBe(true);
+  text.insert(0, 'later');
+  await expect(a.handle.flush()).rejects.toMatchObject({ code: NOT_SAVED });
+  expect(a.handle.unsaved).toBeGreaterThan(0);
+  expect(saved).toEqual([0]);
+  await sleep(500);
+  expect(b.text()).toBe('ok');
+  const state = await b.ts.documents.getState(docId);
+  const stored = new Y.Doc();
+  Y.applyUpdate(stored, Buffer.from(state.update, 'base64'));
+  expect(stored.getText('text').toString()).toBe('ok');
+}, 30_000);
+
+it('a doc of your own (restored with offline inserts and deletions) is merged both ways, even when typed into while loading', async () => {
+  const ann = fresh('ann');
+  /** A document holding `initial`, and a copy of it as a restored doc would hold it. */
+  async function seededDocument(initial: string): Promise<{ docId: string; copy: Y.Doc }> {
+    const docId = await createDocument(stack, ann, []);
+    const seed = await openAs(stack, ann, docId);
+    seed.handle.doc.getText('text').insert(0, initial);
+    await seed.handle.flush();
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(seed.handle.doc));
+    await seed.handle.close();
+    seed.ts.close();
+    return { docId, copy };
+  }
+  async function storedText(docId: string): Promise<string> {
+    const reader = newClient(stack, ann);
+    try {
+      const state = await reader.documents.getState(docId);
+      const doc = new Y.Doc();
+      Y.applyUpdate(doc, Buffer.from(state.update, 'base64'));
+      return doc.getText('text').toString();
+    } finally {
+      reader.close();
+    }
+  }
+
+  // Only a deletion the API lacks: the state vectors are equal, the delete sets are not.
+  const onlyDeleted = await seededDocument('hello world');
+  onlyDeleted.copy.getText('text').delete(5, 6);
+  const first = await openAs(stack, ann, onlyDeleted.docId, { doc: { doc: onlyDeleted.copy } });
+  later(first);
+  await first.handle.flush();
+  expect(await storedText(onlyDeleted.docId)).toBe('hello');
+
+  // An insert and a deletion, and typing before the state arrives (changes pending while it loads).
+  const mixed = await seededDocument('hello world');
+  mixed.copy.getText('text').delete(0, 6);
+  mixed.copy.getText('text').insert(0, '>> ');
+  const ts = newClient(stack, ann);
+  const handle = openDocument(ts, mixed.docId, { doc: mixed.copy });
+  cleanups.push(() => handle.close(1000), () => ts.close());
+  handle.doc.getText('text').insert(0, 'T');
+  await handle.whenLive();
+  await handle.flush();
+  expect(handle.doc.getText('text').toString()).toBe('T>> world');
+  expect(await storedText(mixed.docId)).toBe('T>> world');
 }, 30_000);
 
 it('awareness reaches the other client across relays, and a silent client expires after the timeout', async () => {

@@ -5,9 +5,10 @@
  */
 import * as Y from 'yjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compact, loadState, snapshotPrefix, type CompactionResult } from '../../functions/domain/document-compaction.js';
+import { compact, loadState, snapshotPrefix, type CompactionResult, type StateProblem } from '../../functions/domain/document-compaction.js';
 import { createDocument, getDocumentState, postUpdate, addCollaborator, type DocumentDeps } from '../../functions/domain/documents.js';
-import { read } from '../../functions/domain/channel-log.js';
+import { append, read } from '../../functions/domain/channel-log.js';
+import { listChannelMessages } from '../../functions/domain/channel-history.js';
 import { mergeState } from '../../functions/domain/document-state.js';
 import type { Publisher } from '../../functions/domain/ports.js';
 import { decodeEnvelope, documentChannel } from '../../protocol/index.js';
@@ -304,5 +305,111 @@ describe('compaction', () => {
       `compaction before: snapshot ${last.before.snapshotBytes} B at seq ${last.before.snapshotSeq} + log ${last.before.tailEntries} entries / ${last.before.tailBytes} B;`,
       `after: snapshot ${last.snapshotBytes} B at seq ${last.seq} + log 0 entries`,
     );
+  });
+});
+
+describe('damage and races', () => {
+  /** A document with `n` updates of random text, appended without compacting (seq < 100, small updates). */
+  async function writeUpdates(d: DocumentDeps, owner: string, n: number): Promise<{ docId: string; y: Y.Doc }> {
+    const doc = await createDocument(d, owner, 'racy');
+    const y = new Y.Doc();
+    const random = seeded(11);
+    for (let i = 0; i < n; i++) {
+      const before = Y.encodeStateVector(y);
+      y.getText('text').insert(y.getText('text').length, Array.from({ length: 200 }, () => String.fromCharCode(33 + Math.floor(random() * 90))).join(''));
+      await postUpdate(d, { docId: doc.docId, userId: owner, update: b64(Y.encodeStateAsUpdate(y, before)), clientUpdateId: `r${i}` });
+    }
+    return { docId: doc.docId, y };
+  }
+
+  it('two compactions reaching the same seq in S3: the loser never deletes the object the pointer names', async () => {
+    const d = deps({ inlineSnapshotMaxBytes: 100 });
+    const { docId, y } = await writeUpdates(d, 'kim', 8);
+    // Both write their object before either writes its pointer: the race that used to share one key.
+    let waiting: Array<() => void> = [];
+    const barrier = {
+      ...stores.snapshots,
+      get: stores.snapshots.get.bind(stores.snapshots),
+      list: stores.snapshots.list.bind(stores.snapshots),
+      delete: stores.snapshots.delete.bind(stores.snapshots),
+      put: async (key: string, bytes: Uint8Array) => {
+        await stores.snapshots.put(key, bytes);
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length === 2) for (const go of waiting) go();
+        });
+      },
+    };
+    const results = await Promise.all([compact({ ...d, snapshots: barrier }, docId), compact({ ...d, snapshots: barrier }, docId)]);
+    waiting = [];
+    expect(results.map((r) => r.compacted).sort()).toEqual([false, true]);
+    expect(results.every((r) => r.storage === 's3' && r.seq === 8)).toBe(true);
+    const pointer = (await stores.documents.getSnapshot(docId))!;
+    expect(pointer.seq).toBe(8);
+    expect(await stores.snapshots.get(pointer.objectKey!)).not.toBeNull();
+    expect(await stores.snapshots.list(snapshotPrefix(docId))).toEqual([pointer.objectKey]);
+    const problems: StateProblem[] = [];
+    const state = await getDocumentState({ ...d, onStateProblem: (_id, p) => problems.push(p) }, { docId, userId: 'kim' });
+    expect(state.seq).toBe(8);
+    expect(textOf(unb64(state.update))).toBe(y.getText('text').toString());
+    expect(problems).toEqual([]);
+  });
+
+  it('rebuilds from the log when the object the live pointer names is missing, and the next compaction repairs it', async () => {
+    const d = deps({ inlineSnapshotMaxBytes: 100 });
+    const { docId, y } = await writeUpdates(d, 'lou', 6);
+    expect((await compact(d, docId)).compacted).toBe(true);
+    const lost = (await stores.documents.getSnapshot(docId))!;
+    await stores.snapshots.delete([lost.objectKey!]);
+    const problems: StateProblem[] = [];
+    const loaded = await loadState({ ...d, onStateProblem: (_id, p) => problems.push(p) }, docId);
+    expect(loaded.seq).toBe(6);
+    expect(textOf(loaded.state)).toBe(y.getText('text').toString());
+    expect(problems).toEqual([{ kind: 'snapshot_missing', seq: 6, objectKey: lost.objectKey }]);
+    // One more update, one more compaction: a new pointer with its object.
+    y.getText('text').insert(0, 'more ');
+    await postUpdate(d, { docId, userId: 'lou', update: b64(Y.encodeStateAsUpdate(y)), clientUpdateId: 'more' });
+    const repaired = await compact(d, docId);
+    expect(repaired).toMatchObject({ compacted: true, seq: 7 });
+    const after = await loadState({ ...d, onStateProblem: (_id, p) => problems.push(p) }, docId);
+    expect(problems).toHaveLength(1);
+    expect(textOf(after.state)).toBe(y.getText('text').toString());
+  });
+
+  it('a stored update Yjs cannot apply is left out and reported; reads and compaction go on', async () => {
+    const d = deps();
+    const { docId, y } = await writeUpdates(d, 'max', 2);
+    // Stored past checkUpdate (as one from before a check, or failing only on top of others would be).
+    const bad = b64(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]));
+    await append({ ...d, retentionMs: undefined }, documentChannel(docId), { event: 'document.update', data: { update: bad, userId: 'max', clientUpdateId: 'bad' } });
+    const before = Y.encodeStateVector(y);
+    y.getText('text').insert(0, 'after ');
+    await postUpdate(d, { docId, userId: 'max', update: b64(Y.encodeStateAsUpdate(y, before)), clientUpdateId: 'after' });
+    const problems: StateProblem[] = [];
+    const d2 = { ...d, onStateProblem: (_id: string, p: StateProblem) => problems.push(p) };
+    const state = await getDocumentState(d2, { docId, userId: 'max' });
+    expect(state.seq).toBe(4);
+    expect(textOf(unb64(state.update))).toBe(y.getText('text').toString());
+    expect(problems).toMatchObject([{ kind: 'bad_updates', seqs: [3] }]);
+    expect(await compact(d2, docId)).toMatchObject({ compacted: true, seq: 4 });
+    expect(textOf((await loadState(d2, docId)).state)).toBe(y.getText('text').toString());
+  });
+
+  it('checks access before decoding an update, and history of a document ignores chat retention', async () => {
+    const d = deps();
+    const { docId } = await writeUpdates(d, 'ned', 1);
+    const garbage = Buffer.from('not an update').toString('base64');
+    expect((await domainError(postUpdate(d, { docId, userId: 'stranger', update: garbage, clientUpdateId: 'g' }))).code).toBe('forbidden');
+    // A seq reserved and never written, read long after: with chat retention it would count as expired.
+    const channel = documentChannel(docId);
+    await stores.channels.reserveSeq(channel, Date.now());
+    await postUpdate(d, { docId, userId: 'ned', update: b64(Y.encodeStateAsUpdate(new Y.Doc())), clientUpdateId: 'late' });
+    const later = () => Date.now() + 30 * 24 * 3600_000;
+    const page = await listChannelMessages({ ...d, now: later, retentionMs: 24 * 3600_000 }, { channel, userId: 'ned', afterSeq: 1, limit: 10 });
+    expect(page.truncated).toBeUndefined();
+    expect(page.messages.map((m) => [m.seq, m.event])).toEqual([
+      [2, 'gap'],
+      [3, 'document.update'],
+    ]);
   });
 });

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { checkStateVector, checkUpdate, diffState, mergeState } from '../../functions/domain/document-state.js';
+import { checkStateVector, checkUpdate, diffState, MAX_UPDATE_CONTENTLESS_CLOCKS, mergeState } from '../../functions/domain/document-state.js';
 import { DomainError } from '../../functions/domain/errors.js';
 import { compactionDue } from '../../functions/domain/document-compaction.js';
 
@@ -57,6 +57,59 @@ describe('checkUpdate', () => {
   });
 });
 
+/** Yjs v1 varuint. */
+function varUint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push(0x80 | (n % 0x80));
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
+/** A hand-made update: one GC struct of `length` at (client, clock), and delete ranges [client, clock, len]. */
+function gcUpdate(client: number, clock: number, length: number, deletes: Array<[number, number, number]> = []): Uint8Array {
+  const ds = deletes.flatMap(([c, k, len]) => [...varUint(1), ...varUint(c), ...varUint(1), ...varUint(k), ...varUint(len)]);
+  return new Uint8Array([1, 1, ...varUint(client), ...varUint(clock), 0, ...varUint(length), ...(deletes.length ? ds : [0])]);
+}
+
+describe('checkUpdate: clock ranges without content', () => {
+  it('refuses a GC struct or delete range claiming a huge range of another client (it would silence their edits)', () => {
+    const victim = new Y.Doc();
+    victim.getText('text').insert(0, 'before');
+    const server = new Y.Doc();
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(victim));
+    const clock = Y.getState(victim.store, victim.clientID);
+    const attack = gcUpdate(victim.clientID, clock, 1e12);
+    expect(attack.length).toBeLessThan(20);
+    // What it would do if stored: the victim's next edit is dropped as already known.
+    const attacked = new Y.Doc();
+    Y.applyUpdate(attacked, Y.encodeStateAsUpdate(server));
+    Y.applyUpdate(attacked, attack);
+    const before = Y.encodeStateVector(victim);
+    victim.getText('text').insert(6, ' after');
+    Y.applyUpdate(attacked, Y.encodeStateAsUpdate(victim, before));
+    expect(attacked.getText('text').toString()).toBe('before');
+    expect(outcome(() => checkUpdate(b64(attack)))).toBe('bad_request');
+    expect(() => checkUpdate(b64(attack))).toThrow(/clock units without content/);
+    expect(outcome(() => checkUpdate(b64(gcUpdate(victim.clientID, clock, MAX_UPDATE_CONTENTLESS_CLOCKS + 1))))).toBe('bad_request');
+    // A huge delete range over the victim's future clocks is refused the same way.
+    expect(outcome(() => checkUpdate(b64(gcUpdate(7, 0, 1, [[victim.clientID, clock, 1e12]]))))).toBe('bad_request');
+    // Within the bound, the same shapes pass.
+    expect(outcome(() => checkUpdate(b64(gcUpdate(victim.clientID, clock, 1000, [[victim.clientID, 0, 3]]))))).toBe('ok');
+  });
+
+  it('accepts an honest state with a large deleted, garbage-collected range', () => {
+    const doc = new Y.Doc();
+    doc.getText('text').insert(0, 'x'.repeat(200_000));
+    doc.getText('text').delete(0, 199_990);
+    const update = Y.encodeStateAsUpdate(doc);
+    expect(update.length).toBeLessThan(100);
+    expect(outcome(() => checkUpdate(b64(update)))).toBe('ok');
+  });
+});
+
 describe('checkStateVector', () => {
   it('takes base64url and base64, and refuses what does not decode', () => {
     const doc = new Y.Doc();
@@ -95,6 +148,23 @@ describe('mergeState / diffState', () => {
     expect(diff.length).toBeLessThan(forward.length);
     Y.applyUpdate(reader, diff);
     expect(reader.getText('text').toString()).toBe(text(forward));
+  });
+
+  it('leaves out an update that throws on apply, reports its index, and keeps every other one', () => {
+    const bad = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    expect(() => Y.applyUpdate(new Y.Doc(), bad)).toThrow();
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    for (let i = 0; i < 4; i++) doc.getText('text').insert(doc.getText('text').length, `<${i}>`);
+    const reported: number[] = [];
+    const merged = mergeState(null, [updates[0]!, bad, updates[1]!, updates[2]!, bad, updates[3]!], (index) => reported.push(index));
+    expect(reported).toEqual([1, 4]);
+    const reader = new Y.Doc();
+    Y.applyUpdate(reader, merged);
+    expect(reader.getText('text').toString()).toBe('<0><1><2><3>');
+    // Without a listener, the bad update is still left out rather than thrown.
+    expect(() => mergeState(null, [bad, updates[0]!])).not.toThrow();
   });
 
   it('is due to compact every 100 seqs or after a large update', () => {
