@@ -307,7 +307,10 @@ describe('above the event limit', () => {
     expect(fifth.total).toBe(5);
     expect(fifth.members).toHaveLength(LIMIT);
     await sentinel(tabs[1]!, [observer], channel);
-    expect(presenceEvents(observer, channel).map((f) => f.userId)).toEqual(['p2', 'p3']);
+    // The observer's own join may race its snapshot (which already lists it) and come after it: allowed by the
+    // contract (clients hold a set), so it is left out here; every other event is exact.
+    const othersEvents = () => presenceEvents(observer, channel).filter((f) => !(f.type === 'join' && f.userId === 'p1'));
+    expect(othersEvents().map((f) => f.userId)).toEqual(['p2', 'p3']);
 
     await tabs[4]!.close(); // 5 → 4: suppressed
     await eventually(async () => (await observer.request({ type: 'presence', channel })).total === 4, 5000, 'the fifth to leave');
@@ -317,7 +320,7 @@ describe('above the event limit', () => {
     expect(members(back)).toEqual(['p1', 'p2', 'p3']);
     await tabs[2]!.close(); // 3 → 2: announced again
     await observer.next((f) => f.type === 'leave' && f.userId === 'p3');
-    expect(presenceEvents(observer, channel).map((f) => `${f.type} ${f.userId}`)).toEqual(['join p2', 'join p3', 'leave p3']);
+    expect(othersEvents().map((f) => `${f.type} ${f.userId}`)).toEqual(['join p2', 'join p3', 'leave p3']);
     expect(observer.frames.filter((f) => f.type === 'presence' && f.ref === undefined).length).toBe(snapshotsBefore + 2);
     const suppressed = async (event: string) =>
       (await metric(limited[0]!, `relay_presence_events_total{event="${event}",outcome="suppressed"}`)) +
