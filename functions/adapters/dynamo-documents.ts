@@ -9,17 +9,17 @@ import {
   type BatchGetItemCommandOutput,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
-  type QueryCommandOutput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { DocumentRecord, DocumentStore, SnapshotPointer } from '../domain/document-ports.js';
 import type { Membership, MembershipPage } from '../domain/ports.js';
 import { fromAttributes, toAttributes, type AttributeMap } from '../../shared/dynamo-items.js';
 import { DOCUMENT_GROUP_PREFIX, documentGroupId } from '../../shared/member-groups.js';
-import { MEMBERSHIPS_BY_USER_INDEX } from '../../shared/tables.js';
+import { countUserGroups, listUserGroups, type GroupRange } from './dynamo-user-groups.js';
 
 const BATCH_GET_LIMIT = 100;
+/** Document collaborations on the byUser index: group ids under DOCUMENT_GROUP_PREFIX. */
+const DOCUMENTS: GroupRange = { condition: 'begins_with(roomId, :doc)', values: { ':doc': DOCUMENT_GROUP_PREFIX } };
 
 export interface DocumentTables {
   documents: string;
@@ -62,50 +62,13 @@ export class DynamoDocumentStore implements DocumentStore {
     return docs;
   }
 
-  async listCollaborations(userId: string, page: { limit: number; afterDocId?: string }): Promise<MembershipPage> {
-    // One item beyond the page tells whether more follow; a Query page stops at 1 MB.
-    const want = page.limit + 1;
-    const items: Membership[] = [];
-    let start: AttributeMap | undefined =
-      page.afterDocId === undefined ? undefined : toAttributes({ userId, roomId: documentGroupId(page.afterDocId) });
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tables.memberships,
-          IndexName: MEMBERSHIPS_BY_USER_INDEX,
-          KeyConditionExpression: 'userId = :u AND begins_with(roomId, :doc)',
-          ExpressionAttributeValues: toAttributes({ ':u': userId, ':doc': DOCUMENT_GROUP_PREFIX }),
-          Limit: want - items.length,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(out.Items ?? []).map((item) => fromAttributes<Membership>(item)));
-      start = out.LastEvaluatedKey;
-    } while (start && items.length < want);
-    return { memberships: items.slice(0, page.limit), more: items.length > page.limit };
+  listCollaborations(userId: string, page: { limit: number; afterDocId?: string }): Promise<MembershipPage> {
+    const afterGroupId = page.afterDocId === undefined ? undefined : documentGroupId(page.afterDocId);
+    return listUserGroups(this.db, this.tables.memberships, userId, DOCUMENTS, { limit: page.limit, afterGroupId });
   }
 
-  async countCollaborations(userId: string, upTo: number, options: { addedByOthers?: boolean } = {}): Promise<number> {
-    let count = 0;
-    if (upTo <= 0) return 0;
-    let start: AttributeMap | undefined;
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tables.memberships,
-          IndexName: MEMBERSHIPS_BY_USER_INDEX,
-          KeyConditionExpression: 'userId = :u AND begins_with(roomId, :doc)',
-          ...(options.addedByOthers && { FilterExpression: 'addedBy <> :u' }),
-          ExpressionAttributeValues: toAttributes({ ':u': userId, ':doc': DOCUMENT_GROUP_PREFIX }),
-          Select: 'COUNT',
-          Limit: upTo - count,
-          ExclusiveStartKey: start,
-        }),
-      );
-      count += out.Count ?? 0;
-      start = out.LastEvaluatedKey;
-    } while (start && count < upTo);
-    return Math.min(count, upTo);
+  countCollaborations(userId: string, upTo: number, options: { addedByOthers?: boolean } = {}): Promise<number> {
+    return countUserGroups(this.db, this.tables.memberships, userId, DOCUMENTS, upTo, options);
   }
 
   async getSnapshot(docId: string): Promise<SnapshotPointer | null> {

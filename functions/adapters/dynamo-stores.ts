@@ -18,8 +18,9 @@ import type { ChannelStore, LogClaim, LogEntry, LogHead, Membership, MembershipP
 import { fromAttributes, toAttributes, type AttributeMap } from '../../shared/dynamo-items.js';
 import { ROOM_GROUP_FLOOR } from '../../shared/member-groups.js';
 import { DynamoMembershipReader } from '../../shared/membership-reader.js';
-import { MEMBERSHIPS_BY_USER_INDEX, type TableNames } from '../../shared/tables.js';
+import type { TableNames } from '../../shared/tables.js';
 import { batchGet } from './dynamo-batch.js';
+import { countUserGroups, listUserGroups, type GroupRange } from './dynamo-user-groups.js';
 
 const isConditionFailure = (err: unknown) =>
   err instanceof Error && err.name === 'ConditionalCheckFailedException';
@@ -37,6 +38,8 @@ export async function conditional(write: Promise<unknown>): Promise<boolean> {
 
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET_LIMIT = 100;
+/** Rooms on the byUser index: document collaborations sort below ROOM_GROUP_FLOOR (shared/member-groups.ts). */
+const ROOMS: GroupRange = { condition: 'roomId >= :rooms', values: { ':rooms': ROOM_GROUP_FLOOR } };
 /** How long an idempotency claim is kept: retries later than this create a new message. */
 const CLAIM_TTL_SECONDS = 24 * 60 * 60;
 
@@ -88,53 +91,12 @@ export class DynamoRoomStore implements RoomStore {
     return new Set(found.map((m) => m.userId));
   }
 
-  async listMemberships(userId: string, page: { limit: number; afterRoomId?: string }): Promise<MembershipPage> {
-    // One item beyond the page tells whether more follow, so the last page says so
-    // (a LastEvaluatedKey alone can point at nothing). A Query page stops at 1 MB:
-    // keep reading until that many items or the end.
-    const want = page.limit + 1;
-    const items: Membership[] = [];
-    let start: AttributeMap | undefined = page.afterRoomId === undefined ? undefined : toAttributes({ userId, roomId: page.afterRoomId });
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tables.memberships,
-          IndexName: MEMBERSHIPS_BY_USER_INDEX,
-          // Rooms only: document collaborations share the index below ROOM_GROUP_FLOOR (shared/member-groups.ts).
-          KeyConditionExpression: 'userId = :u AND roomId >= :rooms',
-          ExpressionAttributeValues: toAttributes({ ':u': userId, ':rooms': ROOM_GROUP_FLOOR }),
-          Limit: want - items.length,
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...(out.Items ?? []).map((item) => fromAttributes<Membership>(item)));
-      start = out.LastEvaluatedKey;
-    } while (start && items.length < want);
-    return { memberships: items.slice(0, page.limit), more: items.length > page.limit };
+  listMemberships(userId: string, page: { limit: number; afterRoomId?: string }): Promise<MembershipPage> {
+    return listUserGroups(this.db, this.tables.memberships, userId, ROOMS, { limit: page.limit, afterGroupId: page.afterRoomId });
   }
 
-  async countMemberships(userId: string, upTo: number, options: { addedByOthers?: boolean } = {}): Promise<number> {
-    let count = 0;
-    if (upTo <= 0) return 0;
-    let start: AttributeMap | undefined;
-    do {
-      const out: QueryCommandOutput = await this.db.send(
-        new QueryCommand({
-          TableName: this.tables.memberships,
-          IndexName: MEMBERSHIPS_BY_USER_INDEX,
-          KeyConditionExpression: 'userId = :u AND roomId >= :rooms',
-          // The index projects every attribute, so `addedBy` can be filtered on.
-          ...(options.addedByOthers && { FilterExpression: 'addedBy <> :u' }),
-          ExpressionAttributeValues: toAttributes({ ':u': userId, ':rooms': ROOM_GROUP_FLOOR }),
-          Select: 'COUNT',
-          Limit: upTo - count,
-          ExclusiveStartKey: start,
-        }),
-      );
-      count += out.Count ?? 0;
-      start = out.LastEvaluatedKey;
-    } while (start && count < upTo);
-    return Math.min(count, upTo);
+  countMemberships(userId: string, upTo: number, options: { addedByOthers?: boolean } = {}): Promise<number> {
+    return countUserGroups(this.db, this.tables.memberships, userId, ROOMS, upTo, options);
   }
 
   async hasOtherMembers(roomId: string, userId: string): Promise<boolean> {
